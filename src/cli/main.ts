@@ -9,6 +9,23 @@ import { BenchError, formatError } from "../util/errors.ts";
 /** Exit code for errors in the user's input (bad flags, malformed files): 2. */
 export const EXIT_USAGE = 2;
 
+const INPUT_ERROR =
+  /^(usage|spec_.*|suite_.*|.*_input|.*_invalid|.*_unknown|.*_not_found|.*_missing)$/;
+
+/**
+ * True for error codes that mean the user's input cannot be used (bad flags, malformed or missing
+ * files, unknown names): commands exit with {@linkcode EXIT_USAGE} for them and 1 for failures.
+ *
+ * @example
+ * ```ts
+ * isInputError("spec_invalid"); // true
+ * isInputError("download_failed"); // false
+ * ```
+ */
+export function isInputError(code: string): boolean {
+  return INPUT_ERROR.test(code);
+}
+
 /**
  * Runs a command body and exits with its code; errors print as `error[code] where: what`.
  *
@@ -23,8 +40,7 @@ export async function runMain(body: (argv: string[]) => Promise<number> | number
     code = await body(Deno.args);
   } catch (error) {
     console.error(formatError(error));
-    code = error instanceof BenchError ? (error.code === "usage" ? EXIT_USAGE : 1) : 1;
-    if (error instanceof BenchError && error.code.endsWith("_input")) code = EXIT_USAGE;
+    code = error instanceof BenchError && isInputError(error.code) ? EXIT_USAGE : 1;
   }
   Deno.exit(code);
 }

@@ -9,22 +9,26 @@ import nodeAssert from "node:assert/strict";
 
 /** Asserts that `expr` is truthy. */
 export function assert(expr: unknown, msg?: string): asserts expr {
-  nodeAssert.ok(expr, msg);
+  if (msg === undefined) nodeAssert.ok(expr);
+  else nodeAssert.ok(expr, msg);
 }
 
 /** Deep equality (structural, strict types). */
 export function assertEquals<T>(actual: T, expected: T, msg?: string): void {
-  nodeAssert.deepStrictEqual(actual, expected, msg);
+  if (msg === undefined) nodeAssert.deepStrictEqual(actual, expected);
+  else nodeAssert.deepStrictEqual(actual, expected, msg);
 }
 
 /** Deep inequality. */
 export function assertNotEquals<T>(actual: T, expected: T, msg?: string): void {
-  nodeAssert.notDeepStrictEqual(actual, expected, msg);
+  if (msg === undefined) nodeAssert.notDeepStrictEqual(actual, expected);
+  else nodeAssert.notDeepStrictEqual(actual, expected, msg);
 }
 
 /** `Object.is` equality. */
 export function assertStrictEquals<T>(actual: T, expected: T, msg?: string): void {
-  nodeAssert.strictEqual(actual, expected, msg);
+  if (msg === undefined) nodeAssert.strictEqual(actual, expected);
+  else nodeAssert.strictEqual(actual, expected, msg);
 }
 
 /** `|actual - expected| <= tolerance` (default 1e-7). */
@@ -65,7 +69,8 @@ export function assertStringIncludes(actual: string, expected: string, msg?: str
 
 /** Asserts that `actual` matches `expected`. */
 export function assertMatch(actual: string, expected: RegExp, msg?: string): void {
-  nodeAssert.match(actual, expected, msg);
+  if (msg === undefined) nodeAssert.match(actual, expected);
+  else nodeAssert.match(actual, expected, msg);
 }
 
 type ErrorClass<E extends Error> = abstract new (...args: never[]) => E;
