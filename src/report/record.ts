@@ -8,6 +8,7 @@ import { basename, dirname, join } from "node:path";
 import type { ValidateFunction } from "ajv";
 import { BenchError } from "../util/errors.ts";
 import { writeJsonAtomic } from "../util/atomic_write.ts";
+import { sha256File } from "../util/hash.ts";
 import { comparableHash, specHash } from "../spec/canonical.ts";
 import { createAjv } from "../spec/schema.ts";
 import { validateAgainstSchema } from "../spec/validate.ts";
@@ -112,8 +113,35 @@ export function validateRecord(value: unknown, source: string): RunRecord {
 }
 
 /**
+ * sha256 of every file in `<runDir>/checkpoints/`, by path relative to the run folder, sorted
+ * (`{}` when there is none).
+ *
+ * @example
+ * ```ts
+ * await checkpointHashes(runDir); // { "checkpoints/final.safetensors": "9f2c...", ... }
+ * ```
+ */
+export async function checkpointHashes(runDir: string): Promise<Record<string, string>> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(join(runDir, "checkpoints"))) {
+      if (entry.isFile && !entry.name.startsWith(".")) names.push(entry.name);
+    }
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return {};
+    throw error;
+  }
+  const out: Record<string, string> = {};
+  for (const name of names.sort()) {
+    out[`checkpoints/${name}`] = await sha256File(join(runDir, "checkpoints", name));
+  }
+  return out;
+}
+
+/**
  * Validates and writes `<runDir>/record.json` atomically; an existing record is never replaced
- * (`exists` error).
+ * (`exists` error). When the record has no `checkpoints`, the sha256 of the files in
+ * `<runDir>/checkpoints/` are added (see {@linkcode checkpointHashes}).
  *
  * @example
  * ```ts
@@ -122,6 +150,10 @@ export function validateRecord(value: unknown, source: string): RunRecord {
  */
 export async function writeRecord(runDir: string, record: RunRecord): Promise<string> {
   const path = join(runDir, RECORD_FILE);
+  if (record.checkpoints === undefined) {
+    const checkpoints = await checkpointHashes(runDir);
+    if (Object.keys(checkpoints).length > 0) record = { ...record, checkpoints };
+  }
   validateRecord(structuredClone(record), path);
   if (basename(runDir) !== record.runId) {
     throw new BenchError(

@@ -72,6 +72,29 @@ export interface ReferenceComparison {
   unknowns: string[];
 }
 
+/** An encoder evaluated from an ONNX file (`deno task bench --encoder`), not pretrained by the run. */
+export interface OnnxEncoderSource {
+  source: "onnx";
+  /** Path as given. */
+  path: string;
+  /** sha256 of the model file. */
+  sha256: string;
+  inputName: string;
+  outputName: string;
+  layout: "nhwc" | "nchw";
+  inputSize?: number;
+  /** Features per image of the output read. */
+  featureDim?: number;
+  /** Normalisation applied to the pixels fed (the spec's augmentation policy). */
+  normalization?: { mean: number[]; std: number[] };
+  /** ONNX Runtime version. */
+  runtime?: string;
+  /** The model's metadata_props. */
+  metadata?: Record<string, string>;
+  /** Protocols of the spec not run, with the reason. */
+  skipped?: { protocol: string; reason: string }[];
+}
+
 /** A run record. */
 export interface RunRecord {
   schemaVersion: 1;
@@ -100,6 +123,13 @@ export interface RunRecord {
   metrics: Record<string, MetricValue>;
   baselines?: Record<string, number>;
   reference: ReferenceComparison | null;
+  /** Set when an ONNX encoder was evaluated instead of a pretrained one. */
+  encoder?: OnnxEncoderSource;
+  /**
+   * sha256 of each checkpoint file, by path relative to the run folder (e.g.
+   * `checkpoints/final.safetensors`); filled in by `writeRecord` from `<runDir>/checkpoints/`.
+   */
+  checkpoints?: Record<string, string>;
   startedAt: string;
   finishedAt: string | null;
 }

@@ -1,0 +1,333 @@
+/**
+ * The BLAS-backed tfjs kernels of the `native` backend: Conv2D and its two gradients, FusedConv2D,
+ * BatchMatMul and _FusedMatMul. Each handles float32 NHWC cases itself and hands anything else
+ * (other layouts, dilations, int dtypes, unusual fusions) to the `cpu` kernel of the same name.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import {
+  conv2dBackpropFilter,
+  conv2dBackpropInput,
+  conv2dForward,
+  type ConvGeometry,
+} from "./conv2d.ts";
+import { sgemm } from "./gemm.ts";
+import { allocF32 } from "./pooled_cpu_backend.ts";
+
+type Attrs = Record<string, unknown>;
+type KernelArgs = {
+  inputs: Record<string, tf.TensorInfo>;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+};
+
+/**
+ * Calls to the `cpu` fallback by kernel name and input shapes/dtypes, counted only while a
+ * caller has put this map into counting mode by clearing it with {@linkcode countFallbacks}.
+ */
+export const fallbackCounts = new Map<string, number>();
+let countingFallbacks = false;
+
+/**
+ * Starts (true) or stops (false) counting fallbacks into {@linkcode fallbackCounts}.
+ *
+ * @example
+ * ```ts
+ * countFallbacks(true);
+ * step();
+ * console.log([...fallbackCounts]);
+ * ```
+ */
+export function countFallbacks(on: boolean): void {
+  countingFallbacks = on;
+}
+
+/** Calls the `cpu` kernel of the same name (the fallback for cases handled here). */
+export function cpuKernel(name: string, args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  if (countingFallbacks && !(name === "Cast" && args.inputs.x?.dtype === args.attrs?.dtype)) {
+    const key = `${name} ${
+      Object.values(args.inputs).map((t) => t ? `${t.dtype}[${t.shape}]` : "-").join(" ")
+    }`;
+    fallbackCounts.set(key, (fallbackCounts.get(key) ?? 0) + 1);
+  }
+  const config = tf.getKernel(name, "cpu");
+  if (!config) throw new Error(`native backend: no cpu kernel ${name} to fall back on`);
+  return config.kernelFunc(args as Parameters<tf.KernelFunc>[0]);
+}
+
+/** The float32 values of a tensor held by a CPU-style backend, or null if it is not float32. */
+export function f32(backend: MathBackendCPU, t: tf.TensorInfo): Float32Array | null {
+  if (t.dtype !== "float32") return null;
+  const values = backend.data.get(t.dataId).values;
+  return values instanceof Float32Array ? values : null;
+}
+
+function size(shape: number[]): number {
+  let s = 1;
+  for (const d of shape) s *= d;
+  return s;
+}
+
+function convInfo(
+  xShape: number[],
+  filterShape: number[],
+  attrs: Attrs,
+): tf.backend_util.Conv2DInfo | null {
+  if ((attrs.dataFormat ?? "NHWC") !== "NHWC") return null;
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as [number, number] | number,
+    (attrs.dilations ?? 1) as [number, number] | number,
+    attrs.pad as "valid" | "same" | number | tf.backend_util.ExplicitPadding,
+    attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined,
+    false,
+    "channelsLast",
+  );
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return null;
+  return info;
+}
+
+function geometry(info: tf.backend_util.Conv2DInfo): ConvGeometry {
+  return {
+    batchSize: info.batchSize,
+    inHeight: info.inHeight,
+    inWidth: info.inWidth,
+    inChannels: info.inChannels,
+    outHeight: info.outHeight,
+    outWidth: info.outWidth,
+    outChannels: info.outChannels,
+    filterHeight: info.filterHeight,
+    filterWidth: info.filterWidth,
+    strideHeight: info.strideHeight,
+    strideWidth: info.strideWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+  };
+}
+
+function conv2dKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const backend = args.backend as MathBackendCPU;
+  const { x, filter } = args.inputs;
+  const xv = f32(backend, x), wv = f32(backend, filter);
+  const info = xv && wv ? convInfo(x.shape, filter.shape, args.attrs as Attrs) : null;
+  if (!info || !xv || !wv) return cpuKernel("Conv2D", args);
+  const y = allocF32(backend, size(info.outShape));
+  conv2dForward(geometry(info), xv, wv, y);
+  return backend.makeTensorInfo(info.outShape, "float32", y);
+}
+
+function conv2dBackpropInputKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const backend = args.backend as MathBackendCPU;
+  const { dy, filter } = args.inputs;
+  const attrs = args.attrs as Attrs;
+  const inputShape = attrs.inputShape as number[];
+  const dyv = f32(backend, dy), wv = f32(backend, filter);
+  const info = dyv && wv ? convInfo(inputShape, filter.shape, attrs) : null;
+  if (!info || !dyv || !wv) return cpuKernel("Conv2DBackpropInput", args);
+  const dx = allocF32(backend, size(inputShape));
+  conv2dBackpropInput(geometry(info), dyv, wv, dx);
+  return backend.makeTensorInfo(inputShape, "float32", dx);
+}
+
+function conv2dBackpropFilterKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const backend = args.backend as MathBackendCPU;
+  const { x, dy } = args.inputs;
+  const attrs = args.attrs as Attrs;
+  const filterShape = attrs.filterShape as number[];
+  const xv = f32(backend, x), dyv = f32(backend, dy);
+  const info = xv && dyv ? convInfo(x.shape, filterShape, attrs) : null;
+  if (!info || !xv || !dyv) return cpuKernel("Conv2DBackpropFilter", args);
+  const dw = allocF32(backend, size(filterShape));
+  conv2dBackpropFilter(geometry(info), xv, dyv, dw);
+  return backend.makeTensorInfo(filterShape, "float32", dw);
+}
+
+/** Adds `bias` (length = last dim, or a scalar) and applies linear/relu in place; false if unsupported. */
+function biasAndActivation(
+  backend: MathBackendCPU,
+  y: Float32Array,
+  channels: number,
+  bias: tf.TensorInfo | undefined,
+  attrs: Attrs,
+): boolean {
+  const activation = (attrs.activation ?? "linear") as string;
+  if (activation !== "linear" && activation !== "relu") return false;
+  if (bias) {
+    const bv = f32(backend, bias);
+    if (!bv) return false;
+    if (bv.length === channels) {
+      for (let i = 0; i < y.length; i += channels) {
+        for (let c = 0; c < channels; c++) y[i + c] += bv[c];
+      }
+    } else if (bv.length === 1) {
+      const b = bv[0];
+      for (let i = 0; i < y.length; i++) y[i] += b;
+    } else return false;
+  }
+  if (activation === "relu") {
+    for (let i = 0; i < y.length; i++) if (y[i] < 0) y[i] = 0;
+  }
+  return true;
+}
+
+function simpleFusion(inputs: tf.NamedTensorInfoMap, attrs: Attrs, channels: number): boolean {
+  const activation = (attrs.activation ?? "linear") as string;
+  if (activation !== "linear" && activation !== "relu") return false;
+  if (inputs.preluActivationWeights) return false;
+  const bias = inputs.bias;
+  return !bias ||
+    bias.dtype === "float32" && (size(bias.shape) === channels || size(bias.shape) === 1);
+}
+
+function fusedConv2dKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const backend = args.backend as MathBackendCPU;
+  const { x, filter, bias } = args.inputs;
+  const attrs = args.attrs as Attrs;
+  const xv = f32(backend, x), wv = f32(backend, filter);
+  const info = xv && wv ? convInfo(x.shape, filter.shape, attrs) : null;
+  if (!info || !xv || !wv || !simpleFusion(args.inputs, attrs, info.outChannels)) {
+    return cpuKernel("FusedConv2D", args);
+  }
+  const y = allocF32(backend, size(info.outShape));
+  conv2dForward(geometry(info), xv, wv, y);
+  biasAndActivation(backend, y, info.outChannels, bias, attrs);
+  return backend.makeTensorInfo(info.outShape, "float32", y);
+}
+
+interface MatMulPlan {
+  outShape: number[];
+  m: number;
+  n: number;
+  k: number;
+  batch: number;
+  strideA: number;
+  strideB: number;
+}
+
+function planMatMul(
+  aShape: number[],
+  bShape: number[],
+  transposeA: boolean,
+  transposeB: boolean,
+): MatMulPlan | null {
+  if (aShape.length < 2 || bShape.length < 2) return null;
+  const ar = aShape[aShape.length - 2], ac = aShape[aShape.length - 1];
+  const br = bShape[bShape.length - 2], bc = bShape[bShape.length - 1];
+  const m = transposeA ? ac : ar, k = transposeA ? ar : ac;
+  const kb = transposeB ? bc : br, n = transposeB ? br : bc;
+  if (k !== kb) return null;
+  const batchShapeA = aShape.slice(0, -2), batchShapeB = bShape.slice(0, -2);
+  const batchA = size(batchShapeA), batchB = size(batchShapeB);
+  let batchShape: number[];
+  try {
+    batchShape = tf.broadcast_util.assertAndGetBroadcastShape(batchShapeA, batchShapeB);
+  } catch {
+    return null;
+  }
+  const batch = size(batchShape);
+  // Only equal batches or a single matrix on one side map onto strided GEMM calls.
+  if (!(batchA === batchB && batchA === batch) && batchA !== 1 && batchB !== 1) return null;
+  return {
+    outShape: [...batchShape, m, n],
+    m,
+    n,
+    k,
+    batch,
+    strideA: batchA === 1 ? 0 : ar * ac,
+    strideB: batchB === 1 ? 0 : br * bc,
+  };
+}
+
+function runMatMul(
+  backend: MathBackendCPU,
+  p: MatMulPlan,
+  av: Float32Array,
+  bv: Float32Array,
+  aCols: number,
+  bCols: number,
+  transposeA: boolean,
+  transposeB: boolean,
+): Float32Array {
+  const out = allocF32(backend, p.batch * p.m * p.n);
+  if (p.batch > 1 && p.strideB === 0 && !transposeA) {
+    // A stack of matrices times one matrix is one taller GEMM.
+    sgemm(false, transposeB, p.batch * p.m, p.n, p.k, 1, av, aCols, bv, bCols, 0, out, p.n);
+    return out;
+  }
+  for (let i = 0; i < p.batch; i++) {
+    sgemm(
+      transposeA,
+      transposeB,
+      p.m,
+      p.n,
+      p.k,
+      1,
+      p.strideA ? av.subarray(i * p.strideA) : av,
+      aCols,
+      p.strideB ? bv.subarray(i * p.strideB) : bv,
+      bCols,
+      0,
+      p.batch > 1 ? out.subarray(i * p.m * p.n) : out,
+      p.n,
+    );
+  }
+  return out;
+}
+
+function batchMatMulKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const backend = args.backend as MathBackendCPU;
+  const { a, b } = args.inputs;
+  const attrs = args.attrs as Attrs;
+  const transposeA = Boolean(attrs.transposeA), transposeB = Boolean(attrs.transposeB);
+  const av = f32(backend, a), bv = f32(backend, b);
+  const plan = av && bv ? planMatMul(a.shape, b.shape, transposeA, transposeB) : null;
+  if (!plan || !av || !bv) return cpuKernel("BatchMatMul", args);
+  const out = runMatMul(
+    backend,
+    plan,
+    av,
+    bv,
+    a.shape[a.shape.length - 1],
+    b.shape[b.shape.length - 1],
+    transposeA,
+    transposeB,
+  );
+  return backend.makeTensorInfo(plan.outShape, "float32", out);
+}
+
+function fusedMatMulKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const backend = args.backend as MathBackendCPU;
+  const { a, b, bias } = args.inputs;
+  const attrs = args.attrs as Attrs;
+  const transposeA = Boolean(attrs.transposeA), transposeB = Boolean(attrs.transposeB);
+  const av = f32(backend, a), bv = f32(backend, b);
+  const plan = av && bv ? planMatMul(a.shape, b.shape, transposeA, transposeB) : null;
+  if (!plan || !av || !bv || !simpleFusion(args.inputs, attrs, plan.n)) {
+    return cpuKernel("_FusedMatMul", args);
+  }
+  const out = runMatMul(
+    backend,
+    plan,
+    av,
+    bv,
+    a.shape[a.shape.length - 1],
+    b.shape[b.shape.length - 1],
+    transposeA,
+    transposeB,
+  );
+  biasAndActivation(backend, out, plan.n, bias, attrs);
+  return backend.makeTensorInfo(plan.outShape, "float32", out);
+}
+
+/** The BLAS-backed kernel functions, by tfjs kernel name. */
+export const BLAS_KERNELS: Record<string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]> = {
+  Conv2D: conv2dKernel,
+  Conv2DBackpropInput: conv2dBackpropInputKernel,
+  Conv2DBackpropFilter: conv2dBackpropFilterKernel,
+  FusedConv2D: fusedConv2dKernel,
+  BatchMatMul: batchMatMulKernel,
+  _FusedMatMul: fusedMatMulKernel,
+};

@@ -1,0 +1,27 @@
+/**
+ * The `native` tfjs backend: cpu kernels plus BLAS (OpenBLAS / Accelerate) through Deno FFI.
+ *
+ * @module
+ */
+export {
+  loadNativeBackend,
+  NATIVE_BACKEND_NAME,
+  nativeKernelNames,
+  type NativeLoadOptions,
+  type NativeLoadResult,
+  nativeThreads,
+} from "./native_backend.ts";
+export {
+  ACCELERATE_PATH,
+  DEBIAN_PACKAGE,
+  defaultBlasSearchList,
+  INSTALL_HINT,
+  openBlas,
+} from "./blas_library.ts";
+export {
+  formatKernelProfile,
+  type KernelProfile,
+  type KernelTime,
+  profileKernels,
+  type ProfileKernelsOptions,
+} from "./profile_kernels.ts";

@@ -1,0 +1,166 @@
+/**
+ * The `native` tfjs backend: the `cpu` backend's data model and every `cpu` kernel, with the hot
+ * kernels replaced by ones that call a CBLAS library (OpenBLAS by default) through Deno's FFI and
+ * by tighter JavaScript loops. The library is found at run time; without it
+ * {@linkcode loadNativeBackend} reports why and what to install instead of throwing.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { type BlasLibrary, INSTALL_HINT, openBlas } from "./blas_library.ts";
+import { BLAS_KERNELS } from "./blas_kernels.ts";
+import { FAST_KERNELS } from "./fast_kernels.ts";
+import { bindSgemm, sgemm } from "./gemm.ts";
+import { PooledCpuBackend } from "./pooled_cpu_backend.ts";
+import { installNativeGradients, NATIVE_ONLY_KERNELS } from "./native_gradients.ts";
+import { adamL2Kernel } from "./adam_kernel.ts";
+
+/** The tfjs backend name this module registers. */
+export const NATIVE_BACKEND_NAME = "native";
+
+/** Options of {@linkcode loadNativeBackend}. */
+export interface NativeLoadOptions {
+  /** BLAS threads; default env `AMDIM_NATIVE_THREADS`, else `navigator.hardwareConcurrency`. */
+  threads?: number;
+  /** One library path to use instead of searching (default env `AMDIM_BLAS_LIB`). */
+  library?: string;
+  /** Replaces the default search list (mainly for tests). */
+  searchList?: string[];
+}
+
+/** What {@linkcode loadNativeBackend} returns. */
+export type NativeLoadResult =
+  | { ok: true; info: { library: string; version: string; threads: number } }
+  | { ok: false; reason: string; hint: string };
+
+let loaded: BlasLibrary | null = null;
+
+/** The names of the kernels the native backend implements itself (the rest are the cpu ones). */
+export function nativeKernelNames(): string[] {
+  return [...Object.keys(BLAS_KERNELS), ...Object.keys(FAST_KERNELS), "NativeAdamL2"].sort();
+}
+
+function threadsWanted(requested: number | undefined): number {
+  if (requested !== undefined) return requested;
+  let env: string | undefined;
+  try {
+    env = Deno.env.get("AMDIM_NATIVE_THREADS");
+  } catch {
+    env = undefined;
+  }
+  const parsed = env ? Number.parseInt(env, 10) : NaN;
+  if (Number.isFinite(parsed) && parsed > 0) return parsed;
+  return Math.max(1, navigator.hardwareConcurrency || 1);
+}
+
+/** A 2x3 by 3x2 product with a known answer: guards against a library with another ABI. */
+function selfTest(): string | null {
+  const a = new Float32Array([1, 2, 3, 4, 5, 6]);
+  const b = new Float32Array([7, 8, 9, 10, 11, 12]);
+  // C starts as NaN: with beta = 0 the library must overwrite it, never read it.
+  const c = new Float32Array([NaN, NaN, NaN, NaN]);
+  sgemm(false, false, 2, 2, 3, 1, a, 3, b, 2, 0, c, 2);
+  const want = [58, 64, 139, 154];
+  return want.every((v, i) => c[i] === v)
+    ? null
+    : `cblas_sgemm self-test gave [${[...c]}], expected [${want}]`;
+}
+
+function registerKernels(): void {
+  const overrides: Record<string, tf.KernelFunc> = {
+    ...(BLAS_KERNELS as Record<string, tf.KernelFunc>),
+    ...(FAST_KERNELS as Record<string, tf.KernelFunc>),
+    NativeAdamL2: adamL2Kernel as unknown as tf.KernelFunc,
+  };
+  for (const config of tf.getKernelsForBackend("cpu")) {
+    if (tf.getKernel(config.kernelName, NATIVE_BACKEND_NAME)) continue;
+    const own = overrides[config.kernelName];
+    tf.registerKernel({
+      ...config,
+      backendName: NATIVE_BACKEND_NAME,
+      kernelFunc: own ?? config.kernelFunc,
+    });
+  }
+  for (const name of NATIVE_ONLY_KERNELS) {
+    if (tf.getKernel(name, NATIVE_BACKEND_NAME)) continue;
+    tf.registerKernel({
+      kernelName: name,
+      backendName: NATIVE_BACKEND_NAME,
+      kernelFunc: overrides[name],
+    });
+  }
+  installNativeGradients(NATIVE_BACKEND_NAME);
+}
+
+/**
+ * Finds a BLAS library, registers the tfjs backend `native` (all cpu kernels plus the BLAS-backed
+ * and hand-tuned ones) and sets the BLAS thread count. Calling it again only changes the thread
+ * count. It does not make `native` the active backend: call `tf.setBackend("native")`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * const r = await loadNativeBackend({ threads: 2 });
+ * if (r.ok) await tf.setBackend("native");
+ * else console.error(r.reason, r.hint);
+ * ```
+ */
+export async function loadNativeBackend(opts: NativeLoadOptions = {}): Promise<NativeLoadResult> {
+  await Promise.resolve();
+  if (typeof Deno === "undefined" || typeof Deno.dlopen !== "function") {
+    return { ok: false, reason: "Deno FFI (Deno.dlopen) is not available", hint: INSTALL_HINT };
+  }
+  if (!loaded) {
+    let opened;
+    try {
+      opened = openBlas({ library: opts.library, searchList: opts.searchList });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      const permission = /permission|--allow-ffi/i.test(reason);
+      return {
+        ok: false,
+        reason: `cannot open a BLAS library: ${reason}`,
+        hint: permission ? "run deno with --allow-ffi (or -A)" : INSTALL_HINT,
+      };
+    }
+    if (!opened.ok) return opened;
+    bindSgemm(opened.library.symbols);
+    const failed = selfTest();
+    if (failed) {
+      bindSgemm(null);
+      opened.library.close();
+      return { ok: false, reason: `${opened.library.path}: ${failed}`, hint: INSTALL_HINT };
+    }
+    loaded = opened.library;
+    if (!tf.findBackendFactory(NATIVE_BACKEND_NAME)) {
+      tf.registerBackend(NATIVE_BACKEND_NAME, () => new PooledCpuBackend(poolBytes()), 0);
+    }
+    registerKernels();
+  }
+  const threads = loaded.setThreads(threadsWanted(opts.threads));
+  return { ok: true, info: { library: loaded.path, version: loaded.version, threads } };
+}
+
+/** Pool cap: env `AMDIM_NATIVE_POOL_MB`, else 1/8 of system memory, at most 2 GiB. */
+function poolBytes(): number {
+  let env: string | undefined;
+  try {
+    env = Deno.env.get("AMDIM_NATIVE_POOL_MB");
+  } catch {
+    env = undefined;
+  }
+  const mb = env ? Number.parseFloat(env) : NaN;
+  if (Number.isFinite(mb) && mb >= 0) return mb * 2 ** 20;
+  let total = 8 * 2 ** 30;
+  try {
+    total = Deno.systemMemoryInfo().total;
+  } catch {
+    // keep the default
+  }
+  return Math.min(2 * 2 ** 30, total / 8);
+}
+
+/** The BLAS thread count now in effect, or 0 when the backend is not loaded. */
+export function nativeThreads(): number {
+  return loaded ? loaded.threads() : 0;
+}

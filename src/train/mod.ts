@@ -1,0 +1,9 @@
+/**
+ * Training: the AMDIM optimiser (Adam with L2 weight decay), the learning-rate schedule and the
+ * self-supervised training step.
+ *
+ * @module
+ */
+export * from "./optimizer.ts";
+export * from "./schedule.ts";
+export * from "./train_step.ts";

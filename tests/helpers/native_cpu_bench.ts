@@ -1,0 +1,107 @@
+/**
+ * CPU-time benchmark of the project's train step and eval forward on the `native` backend, for a
+ * shared machine: per step it reports wall time and the process's CPU time (all threads), and
+ * the images/s each implies. Usage:
+ *   deno run -A tests/helpers/native_cpu_bench.ts [tiny|small] [batch=64] [steps=3]
+ *     [--profile] [--shapes] [--eval-profile] [--fallbacks]
+ * `--profile` prints a per-kernel profile of one train step timed by process CPU time;
+ * `--fallbacks` counts kernel calls that fell back to the `cpu` kernels.
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  formatKernelProfile,
+  loadNativeBackend,
+  profileKernels,
+} from "../../src/backend/native/mod.ts";
+import { cpuClockSource, processCpuMs } from "../../src/backend/native/cpu_clock.ts";
+import { countFallbacks, fallbackCounts } from "../../src/backend/native/blas_kernels.ts";
+import {
+  createClassifiers,
+  createEncoder,
+  discardStateUpdates,
+  NAMED_ENCODERS,
+} from "../../src/model/mod.ts";
+import { createTrainer } from "../../src/train/train_step.ts";
+import { AMDIM_SCHEDULE } from "../../src/train/schedule.ts";
+import { Rng } from "../../src/util/rng.ts";
+
+const positional = Deno.args.filter((a) => !a.startsWith("--"));
+const name = (positional[0] ?? "tiny") as keyof typeof NAMED_ENCODERS;
+const batch = Number(positional[1] ?? 64), steps = Number(positional[2] ?? 3);
+const r = await loadNativeBackend();
+if (!r.ok) throw new Error(`${r.reason} (${r.hint})`);
+await tf.setBackend("native");
+const cfg = NAMED_ENCODERS[name];
+console.log(
+  `${name}, batch ${batch}, ${r.info.threads} BLAS thread(s), clock ${cpuClockSource()}, ` +
+    `load ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
+);
+
+const encoder = createEncoder(cfg, 1);
+const heads = createClassifiers({ nIn: cfg.nRkhs, nClasses: 10, seed: 1 });
+const trainer = createTrainer({ encoder, heads, seed: 1, schedule: AMDIM_SCHEDULE });
+const s = cfg.inputSize;
+const view = (v: number) =>
+  new Rng(1, "perf-images", v).fillUniform(new Float32Array(batch * s * s * 3), -2, 2);
+const x1 = tf.tensor4d(view(1), [batch, s, s, 3]);
+const x2 = tf.tensor4d(view(2), [batch, s, s, 3]);
+const labels = Int32Array.from({ length: batch }, (_, i) => i % 10);
+const trainStep = () => trainer.trainStep({ x1, x2, labels, epoch: 0 });
+const evalStep = () => {
+  const { outputs, stateUpdates } = encoder.apply(x1, { training: false });
+  outputs.r1.dataSync();
+  outputs.r5.dataSync();
+  outputs.r7.dataSync();
+  tf.dispose([outputs.r1, outputs.r5, outputs.r7]);
+  discardStateUpdates(stateUpdates);
+};
+
+function measure(what: string, fn: () => unknown, n: number): void {
+  fn(); // warm-up
+  const wall: number[] = [], cpu: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const w0 = performance.now(), c0 = processCpuMs();
+    fn();
+    cpu.push(processCpuMs() - c0);
+    wall.push(performance.now() - w0);
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const ips = (ms: number) => (batch / ms * 1000).toFixed(1);
+  console.log(
+    `${what}: cpu ${med(cpu).toFixed(0)} ms/step (min ${Math.min(...cpu).toFixed(0)}) = ` +
+      `${ips(med(cpu))} img/s per CPU-second; wall ${med(wall).toFixed(0)} ms (min ${
+        Math.min(...wall).toFixed(0)
+      }) = ${ips(med(wall))} img/s`,
+  );
+}
+
+const tensors0 = tf.memory().numTensors;
+measure("train", trainStep, steps);
+measure("eval ", evalStep, steps);
+console.log(`tensor growth ${tf.memory().numTensors - tensors0}`);
+if (Deno.args.includes("--profile")) {
+  const groupBy = Deno.args.includes("--shapes") ? "shape" : "kernel";
+  const p = await profileKernels(trainStep, { groupBy, clock: "cpu" });
+  console.log("train step, process CPU ms:");
+  console.log(formatKernelProfile(p, Number(Deno.env.get("ROWS") ?? 45)));
+}
+if (Deno.args.includes("--eval-profile")) {
+  const groupBy = Deno.args.includes("--shapes") ? "shape" : "kernel";
+  const p = await profileKernels(evalStep, { groupBy, clock: "cpu" });
+  console.log("eval forward, process CPU ms:");
+  console.log(formatKernelProfile(p, 30));
+}
+if (Deno.args.includes("--fallbacks")) {
+  fallbackCounts.clear();
+  countFallbacks(true);
+  trainStep();
+  evalStep();
+  countFallbacks(false);
+  const rows = [...fallbackCounts.entries()].sort((a, b) => b[1] - a[1]);
+  console.log(`fallbacks to cpu kernels (one train + one eval step): ${rows.length} kinds`);
+  for (const [k, n] of rows.slice(0, 40)) console.log(`  ${n}\t${k}`);
+}
+tf.dispose([x1, x2]);
+trainer.dispose();
+heads.dispose();
+encoder.dispose();

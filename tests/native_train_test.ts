@@ -1,0 +1,174 @@
+import * as tf from "@tensorflow/tfjs";
+import { assert, assertEquals } from "../src/testing/asserts.ts";
+import { Rng } from "../src/util/rng.ts";
+import { profileKernels } from "../src/backend/native/mod.ts";
+import { PooledCpuBackend } from "../src/backend/native/pooled_cpu_backend.ts";
+import { createStandIn, randomImages, standInLoss } from "./helpers/native_stand_in.ts";
+import { nativeAvailable } from "./helpers/native_compare.ts";
+
+const ok = await nativeAvailable();
+const opts = { ignore: !ok, sanitizeOps: false, sanitizeResources: false };
+
+const SMALL = { ndf: 4, nRkhs: 16, nDepth: 2 };
+
+/** Three Adam steps of the stand-in encoder on `native`; returns every weight afterwards. */
+async function threeSteps(seed: number): Promise<Float32Array[]> {
+  await tf.setBackend("native");
+  const model = createStandIn(SMALL, seed);
+  const x1 = randomImages(seed, 8), x2 = randomImages(seed + 100, 8);
+  const opt = tf.train.adam(1e-2);
+  for (let i = 0; i < 3; i++) {
+    const loss = opt.minimize(
+      () => standInLoss(model.forward(x1), model.forward(x2)),
+      true,
+      model.vars,
+    );
+    loss?.dispose();
+  }
+  const weights = model.vars.map((v) => v.dataSync() as Float32Array);
+  opt.dispose();
+  tf.dispose([x1, x2, ...model.vars]);
+  return weights;
+}
+
+Deno.test({
+  name: "native: three training steps of a conv net are bit-identical for the same seed",
+  ...opts,
+  fn: async () => {
+    const a = await threeSteps(5), b = await threeSteps(5);
+    assertEquals(a.length, b.length);
+    for (let i = 0; i < a.length; i++) assertEquals(b[i], a[i], `variable ${i}`);
+    const c = await threeSteps(6);
+    assert(c.some((w, i) => w.some((v, j) => v !== a[i][j])), "another seed changes the weights");
+  },
+});
+
+Deno.test({
+  name: "native: the project's trainStep is deterministic (3 steps, tiny-like encoder)",
+  ...opts,
+  fn: async () => {
+    let modules;
+    try {
+      modules = {
+        model: await import("../src/model/mod.ts"),
+        train: await import("../src/train/mod.ts"),
+      };
+    } catch (error) {
+      console.warn(`src/model or src/train not loadable, skipping: ${error}`);
+      return;
+    }
+    await tf.setBackend("native");
+    const cfg = { inputSize: 32 as const, ndf: 8, nRkhs: 32, nDepth: 2, useBn: false };
+    const run = () => {
+      const encoder = modules.model.createEncoder(cfg, 3);
+      const trainer = modules.train.createTrainer({
+        encoder,
+        seed: 3,
+        schedule: { ...modules.train.AMDIM_SCHEDULE, warmupSteps: 0 },
+      });
+      const b = 6;
+      const view = (v: number) =>
+        new Rng(3, "test-images", v).fillUniform(new Float32Array(b * 32 * 32 * 3), -2, 2);
+      const labels = Int32Array.from({ length: b }, (_, i) => i % 3);
+      const losses = [];
+      for (let i = 0; i < 3; i++) {
+        losses.push(
+          trainer.trainStep({
+            x1: { data: view(2 * i), shape: [b, 32, 32, 3] },
+            x2: { data: view(2 * i + 1), shape: [b, 32, 32, 3] },
+            labels,
+            epoch: 0,
+          }).losses,
+        );
+      }
+      const weights = encoder.params.map((p) => p.variable.dataSync() as Float32Array);
+      trainer.dispose();
+      encoder.dispose();
+      return { losses, weights };
+    };
+    const first = run(), second = run();
+    assertEquals(second.losses, first.losses);
+    for (let i = 0; i < first.weights.length; i++) {
+      assertEquals(second.weights[i], first.weights[i]);
+    }
+  },
+});
+
+Deno.test({
+  name: "native: no tensor, pool or RSS growth over repeated training steps",
+  ...opts,
+  fn: async () => {
+    await tf.setBackend("native");
+    const model = createStandIn({ ndf: 8, nRkhs: 32, nDepth: 2 }, 1);
+    const x1 = randomImages(1, 16), x2 = randomImages(2, 16);
+    const opt = tf.train.adam(1e-3);
+    const step = () =>
+      opt.minimize(() => standInLoss(model.forward(x1), model.forward(x2)), true, model.vars)
+        ?.dispose();
+    for (let i = 0; i < 3; i++) step();
+    const backend = tf.backend() as PooledCpuBackend;
+    assert(backend instanceof PooledCpuBackend);
+    const tensors = tf.memory().numTensors;
+    const pooled = backend.pooledBytes;
+    const rss = Deno.memoryUsage().rss;
+    for (let i = 0; i < 12; i++) step();
+    assertEquals(tf.memory().numTensors, tensors, "live tensors");
+    assertEquals(backend.pooledBytes, pooled, "pooled bytes settle after warm-up");
+    const growth = Deno.memoryUsage().rss - rss;
+    assert(growth < 64 * 2 ** 20, `RSS grew by ${(growth / 2 ** 20).toFixed(1)} MiB over 12 steps`);
+    assert(backend.stats.reused > 0, "buffers are reused");
+    opt.dispose();
+    tf.dispose([x1, x2, ...model.vars]);
+  },
+});
+
+Deno.test({
+  name: "native: values read with dataSync stay valid after the tensor's buffer is recycled",
+  ...opts,
+  fn: async () => {
+    await tf.setBackend("native");
+    const x = tf.fill([64, 128], 3);
+    const y = tf.mul(x, 2); // a pooled output
+    const read = y.dataSync();
+    y.dispose();
+    const z = tf.mul(x, 5); // may reuse y's buffer
+    z.dataSync();
+    assert(read.every((v) => v === 6));
+    // The cpu SplitV kernel returns views (subarray) of its input: a view keeps the parent's
+    // buffer out of the pool until both are disposed.
+    const parent = tf.mul(x, 7);
+    const [rows, rest] = tf.split(parent, 2, 0);
+    const parentBuffer = (tf.backend() as PooledCpuBackend).data.get(parent.dataId)
+      .values as Float32Array;
+    const rowsValues = (tf.backend() as PooledCpuBackend).data.get(rows.dataId)
+      .values as Float32Array;
+    assert(rowsValues.buffer === parentBuffer.buffer, "split returns a view here");
+    tf.dispose([parent, rest]);
+    const others = [tf.mul(x, 11), tf.mul(x, 13)];
+    assert((rows.dataSync() as Float32Array).every((v) => v === 21));
+    tf.dispose([x, z, rows, ...others]);
+  },
+});
+
+Deno.test({
+  name: "native: profileKernels reports per-kernel time and restores the kernels",
+  ...opts,
+  fn: async () => {
+    await tf.setBackend("native");
+    const before = tf.getKernel("Conv2D", "native")?.kernelFunc;
+    const p = await profileKernels(() =>
+      tf.tidy(() =>
+        tf.conv2d(
+          tf.ones([2, 8, 8, 3]) as tf.Tensor4D,
+          tf.ones([3, 3, 3, 4]) as tf.Tensor4D,
+          1,
+          "valid",
+        ).dataSync()
+      )
+    );
+    const conv = p.kernels.find((k) => k.name === "Conv2D");
+    assert(conv && conv.calls === 1 && conv.ms >= 0);
+    assert(p.totalMs >= p.kernelMs);
+    assertEquals(tf.getKernel("Conv2D", "native")?.kernelFunc, before);
+  },
+});
