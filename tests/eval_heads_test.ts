@@ -12,7 +12,8 @@ await tf.setBackend("cpu");
 const cfg = { inputSize: 32 as const, ndf: 4, nRkhs: 16, nDepth: 1, useBn: false };
 const train = brightnessImages(48, 3, 1);
 const test = brightnessImages(30, 3, 2);
-const state = (vars: { variable: tf.Variable }[]) => vars.map((v) => Array.from(v.variable.dataSync()));
+const state = (vars: { variable: tf.Variable }[]) =>
+  vars.map((v) => Array.from(v.variable.dataSync()));
 
 Deno.test("amdim-online: scores both heads, options recorded, BN state left intact", async () => {
   const encoder = createEncoder(cfg, 1);
@@ -29,7 +30,11 @@ Deno.test("amdim-online: scores both heads, options recorded, BN state left inta
   assertEquals(r.details.nEvaluated, 24, "drop_last keeps 3 full batches of 8");
   assertEquals(r.metrics["amdim-online.mlp.top5"].last, 1, "3 classes: top-5 is always right");
   assertEquals(state([...encoder.state, ...heads.state]), before);
-  const plain = await amdimOnlineEval(encoder, heads, test, { ...opts, bnWarmup: false, dropLast: false });
+  const plain = await amdimOnlineEval(encoder, heads, test, {
+    ...opts,
+    bnWarmup: false,
+    dropLast: false,
+  });
   assertEquals(plain.details.nEvaluated, 30);
   assertEquals(await amdimOnlineEval(encoder, heads, test, opts), r, "deterministic");
   encoder.dispose();
@@ -63,7 +68,11 @@ Deno.test("amdim-offline: trains fresh heads on a frozen encoder; last and bestV
   assertEquals(state(encoder.params), params, "encoder frozen");
   assertEquals(state(encoder.state), bn, "encoder BN statistics restored");
   assertEquals(await amdimOfflineEval(encoder, train, test, opts), r, "deterministic");
-  const official = await amdimOfflineEval(encoder, train, test, { ...opts, epochs: 1, valFraction: 0 });
+  const official = await amdimOfflineEval(encoder, train, test, {
+    ...opts,
+    epochs: 1,
+    valFraction: 0,
+  });
   assertEquals(official.metrics["amdim-offline.mlp.top1"].bestVal, undefined);
   encoder.dispose();
 });
@@ -79,9 +88,19 @@ Deno.test("features: extracted once, cached in memory and on disk", async () => 
   const dir = await Deno.makeTempDir();
   try {
     const encoder = createEncoder(cfg, 1);
-    const key = { model: "m", dataset: "b", split: "test", transform: "test:cifar", feature: "r1", n: 30 };
+    const key = {
+      model: "m",
+      dataset: "b",
+      split: "test",
+      transform: "test:cifar",
+      feature: "r1",
+      n: 30,
+    };
     const cache = new FeatureCache(dir);
-    const f = await cache.get(key, () => extractFeatures(encoder, test, { policy: "cifar", batchSize: 7 }));
+    const f = await cache.get(
+      key,
+      () => extractFeatures(encoder, test, { policy: "cifar", batchSize: 7 }),
+    );
     assertEquals([f.n, f.dim], [30, 16]);
     await cache.get(key, () => Promise.reject(new Error("must hit memory")));
     const again = new FeatureCache(dir);

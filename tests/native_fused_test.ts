@@ -108,7 +108,8 @@ Deno.test({
       const oh = Math.floor((s - k) / st) + 1;
       const r = input(`ap/r${s}${k}${st}`, [b, oh, oh, c]);
       await compareWithCpu(`avgPool ${s} k${k} s${st}`, [x, r], (t, rt) => {
-        const f = (a: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(a as tf.Tensor4D, k, st, "valid"), rt));
+        const f = (a: tf.Tensor) =>
+          tf.sum(tf.mul(tf.avgPool(a as tf.Tensor4D, k, st, "valid"), rt));
         return [tf.avgPool(t as tf.Tensor4D, k, st, "valid"), tf.grad(f)(t)];
       }, 1e-5);
     }

@@ -17,16 +17,11 @@
  *
  * @module
  */
-import { parseFlags, type ParsedFlags } from "./args.ts";
+import { type ParsedFlags, parseFlags } from "./args.ts";
 import { runMain } from "./main.ts";
 import { BenchError } from "../util/errors.ts";
 import { parseSeeds, parseVary } from "../sweep/seeds.ts";
-import {
-  createSweepManifest,
-  readManifest,
-  sweepDirOf,
-  writeManifest,
-} from "../sweep/manifest.ts";
+import { createSweepManifest, readManifest, sweepDirOf, writeManifest } from "../sweep/manifest.ts";
 import { arrayScript, collectorScript, SlurmClient } from "../sweep/slurm.ts";
 import { cancelSweep, failedTasks, runLocal, submitSlurm } from "../sweep/submit.ts";
 import { renderProgress, sweepProgress } from "../sweep/progress.ts";
@@ -155,9 +150,13 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     if (sub === "cancel") {
       only(flags, ["results"], "cancel");
       if (!slurm) {
-        throw new BenchError("usage", "a --local sweep runs in the foreground; stop it with Ctrl-C", {
-          location: sweepDir,
-        });
+        throw new BenchError(
+          "usage",
+          "a --local sweep runs in the foreground; stop it with Ctrl-C",
+          {
+            location: sweepDir,
+          },
+        );
       }
       const ids = await cancelSweep(manifest, slurm);
       console.log(

@@ -29,7 +29,7 @@ import type { PolicyName } from "../augment/policy.ts";
 import { classifierLoss } from "../loss/classifier_loss.ts";
 import { type Classifiers, createClassifiers } from "../model/classifiers.ts";
 import type { Encoder } from "../model/encoder.ts";
-import { applyStateUpdates, discardStateUpdates } from "../model/types.ts";
+import { applyStateUpdates } from "../model/types.ts";
 import { AdamL2 } from "../train/optimizer.ts";
 import { learningRate } from "../train/schedule.ts";
 import { Rng } from "../util/rng.ts";
@@ -175,15 +175,21 @@ export async function amdimOfflineEval(
         });
         const labels = Int32Array.from(indices, (i) => train.labels[i]);
         const r1 = tf.tidy(() => {
-          const enc = encoder.apply(tf.tensor4d(views.x1, [views.n, views.height, views.width, 3]), {
-            training: true,
-          });
+          const enc = encoder.apply(
+            tf.tensor4d(views.x1, [views.n, views.height, views.width, 3]),
+            {
+              training: true,
+            },
+          );
           applyStateUpdates(enc.stateUpdates);
           return enc.outputs.r1;
         });
         let headUpdates: ReturnType<Classifiers["apply"]>["stateUpdates"] = [];
         const { value, grads } = tf.variableGrads(() => {
-          const out = heads.apply(r1, { training: true, rng: new Rng(seed, "offline-dropout", step) });
+          const out = heads.apply(r1, {
+            training: true,
+            rng: new Rng(seed, "offline-dropout", step),
+          });
           headUpdates = out.stateUpdates;
           return tf.add(
             classifierLoss(out.outputs.linear, labels),
@@ -195,7 +201,9 @@ export async function amdimOfflineEval(
         lossSum += value.dataSync()[0];
         tf.dispose([value, r1, ...Object.values(grads)]);
       }
-      const note = `amdim-offline: epoch ${epoch + 1}/${epochs} loss ${(lossSum / stepsPerEpoch).toFixed(4)} lr ${lr.toExponential(2)}`;
+      const note = `amdim-offline: epoch ${epoch + 1}/${epochs} loss ${
+        (lossSum / stepsPerEpoch).toFixed(4)
+      } lr ${lr.toExponential(2)}`;
       if (valRows.length > 0) {
         const c = await evaluateHeads(encoder, heads, valSource, {
           ...scoreOpts,
@@ -208,7 +216,11 @@ export async function amdimOfflineEval(
             best[head] = { top1: v, epoch: epoch + 1, snap: snapshotVariables(headVars) };
           }
         }
-        log(`${note} val top1 linear ${fractions(c.linear).top1.toFixed(4)} mlp ${fractions(c.mlp).top1.toFixed(4)}`);
+        log(
+          `${note} val top1 linear ${fractions(c.linear).top1.toFixed(4)} mlp ${
+            fractions(c.mlp).top1.toFixed(4)
+          }`,
+        );
       } else {
         log(note);
       }

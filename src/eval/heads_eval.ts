@@ -12,7 +12,7 @@ import type { Classifiers } from "../model/classifiers.ts";
 import type { Encoder } from "../model/encoder.ts";
 import { applyStateUpdates, type NamedVariable } from "../model/types.ts";
 import { Rng } from "../util/rng.ts";
-import { topKCounts, type TopKCounts } from "./accuracy.ts";
+import { type TopKCounts, topKCounts } from "./accuracy.ts";
 import type { LabelledSource } from "./features.ts";
 
 /** Options of {@linkcode evaluateHeads}. */

@@ -89,10 +89,16 @@ export function linearProbe(
   const train = labelledOnly(trainSet);
   const test = labelledOnly(testSet);
   const { dim, numClasses } = train;
-  const fit = (x: Float32Array, y: Int32Array, l2: number, tag: string, onEpoch?: (
-    epoch: number,
-    score: (f: Float32Array) => Float32Array,
-  ) => void) =>
+  const fit = (
+    x: Float32Array,
+    y: Int32Array,
+    l2: number,
+    tag: string,
+    onEpoch?: (
+      epoch: number,
+      score: (f: Float32Array) => Float32Array,
+    ) => void,
+  ) =>
     fitLogisticRegression(x, y, dim, numClasses, { l2, epochs, batchSize, lr, seed, tag, onEpoch });
 
   let chosenL2 = options.l2[0];

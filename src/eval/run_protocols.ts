@@ -6,6 +6,7 @@
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
 import type { AugmentPool } from "../augment/pipeline.ts";
 import type { ImageDataset } from "../data/types.ts";
 import type { Classifiers } from "../model/classifiers.ts";
@@ -76,7 +77,13 @@ async function featurePair(
       dataset: ds.id,
       split: ds.split,
       transform: `test:${policy}`,
-      feature: model.kind === "encoder" ? "r1" : "pixels",
+      // Which code computed them: features of different extractors or backends agree only to
+      // rounding, so they are never mixed.
+      feature: model.kind === "encoder"
+        ? `r1@${model.extractor?.name ?? "tfjs"}${
+          (model.extractor?.name ?? "tfjs") === "tfjs" ? `-${tf.getBackend()}` : ""
+        }`
+        : "pixels",
       n: ds.length,
     };
     return ctx.cache.get(key, () => {
@@ -172,23 +179,29 @@ export async function runProtocols(ctx: ProtocolContext): Promise<ProtocolRun> {
 }
 
 /**
- * The calibration baselines for every feature protocol of the spec: metric values keyed
- * `<baseline>/<metric>` (test, `last`), e.g. `random-init/linear-probe.top1`.
+ * The calibration baselines of the feature protocols: every `linear-probe` / `knn` entry runs once
+ * more per baseline it lists in `baselines` (plus the `extra` ones, applied to every feature
+ * entry). Values are test metrics (`last`) keyed `<baseline>/<metric>`, e.g.
+ * `random-init/linear-probe.top1`.
  *
  * @example
  * ```ts
- * const baselines = await runBaselines(ctx, ["random-init", "raw-pixels"]);
+ * const baselines = await runBaselines(ctx); // as the spec asks
  * ```
  */
 export async function runBaselines(
   ctx: ProtocolContext,
-  which: readonly BaselineName[],
+  extra: readonly BaselineName[] = [],
 ): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  const entries = ctx.spec.eval.filter((e) =>
+  const features = ctx.spec.eval.filter((e) =>
     e.protocol === "linear-probe" || e.protocol === "knn"
   );
-  for (const name of which) {
+  for (const name of ["random-init", "raw-pixels"] as const) {
+    const entries = features.filter((e) =>
+      extra.includes(name) || ((e as { baselines?: string[] }).baselines ?? []).includes(name)
+    );
+    if (entries.length === 0) continue;
     let model: FeatureModel;
     let dispose = () => {};
     if (name === "random-init") {

@@ -24,7 +24,11 @@ export interface TrainValSplit {
  * const { train, val } = splitTrainVal(labels, 0.1, 1);
  * ```
  */
-export function splitTrainVal(labels: Int32Array, valFraction: number, seed: number): TrainValSplit {
+export function splitTrainVal(
+  labels: Int32Array,
+  valFraction: number,
+  seed: number,
+): TrainValSplit {
   if (!(valFraction >= 0 && valFraction < 1)) {
     throw new RangeError(`valFraction must be in [0, 1), got ${valFraction}`);
   }

@@ -177,9 +177,9 @@ export function lossChartSpec(points: readonly LossPoint[], title: string): TopL
     data: { values: points.map((p) => ({ ...p })) },
     mark: { type: "line", strokeWidth: 1.5 },
     encoding: {
-      x: { field: "step", type: "quantitative", title: "step" },
+      x: { field: "step", type: "quantitative", title: "step", axis: { format: "~s" } },
       y: { field: "value", type: "quantitative", title: "loss", scale: { zero: false } },
-      color: { field: "term", type: "nominal", title: "term" },
+      color: { field: "term", type: "nominal", title: "term", scale: { scheme: "tableau20" } },
     },
   };
 }
@@ -200,7 +200,13 @@ export function accuracyChartSpec(points: readonly AccuracyPoint[], title: strin
     data: { values: points.map((p) => ({ step: p.step, metric: p.metric, top1: pct(p.value) })) },
     mark: { type: "line", point: true, strokeWidth: 1.5 },
     encoding: {
-      x: { field: "step", type: "quantitative", title: "step" },
+      x: {
+        field: "step",
+        type: "quantitative",
+        title: "step",
+        scale: { zero: true },
+        axis: { format: "~s" },
+      },
       y: { field: "top1", type: "quantitative", title: "top-1 (%)", scale: { zero: false } },
       color: { field: "metric", type: "nominal", title: "metric" },
     },

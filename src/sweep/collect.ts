@@ -107,7 +107,10 @@ export async function collectSweep(
       const errors = v.findings.filter((f) => f.severity === "error");
       const fail = (state: TaskProblem["state"], reason: string) =>
         problems.push({ index: task.index, state, reason });
-      if (v.verdict !== "accepted" || !record) {
+      if (record && record.status !== "complete") {
+        // Interrupted or failed: a resubmission resumes it.
+        fail("failed", `run ${record.status}: ${record.reason ?? "no reason recorded"}`);
+      } else if (v.verdict !== "accepted" || !record) {
         fail(
           "failed",
           `record ${v.verdict}: ${
@@ -115,9 +118,6 @@ export async function collectSweep(
             "unreadable"
           }`,
         );
-      } else if (record.status !== "complete") {
-        // Interrupted or failed: a resubmission resumes it.
-        fail("failed", `run ${record.status}: ${record.reason ?? "no reason recorded"}`);
       } else if (record.specHash !== task.specHash) {
         fail(
           "failed",
@@ -235,9 +235,13 @@ export function gateGroups(
     if (seen.has(task.group)) continue;
     seen.add(task.group);
     const candidate = runs.filter((r) => r.task.group === task.group).map((r) => r.record);
-    const baseline = baselineRecords.filter((r) =>
+    // Baseline runs of this spec; of this variant (comparable hash) where there are any, else all
+    // of the spec's, so the gate can say what differs.
+    const ofSpec = baselineRecords.filter((r) =>
       r.specId === task.specId && r.status === "complete"
     );
+    const same = ofSpec.filter((r) => r.comparableHash === task.comparableHash);
+    const baseline = same.length ? same : ofSpec;
     const gateSpec = candidate[0]?.spec.gate ?? baseline[0]?.spec.gate ??
       { metrics: {}, alpha: 0.05 };
     const report = gate({

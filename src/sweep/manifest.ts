@@ -231,9 +231,7 @@ export async function createSweepManifest(options: SweepOptions): Promise<SweepM
   }
 
   const { specs } = await resolveTarget(options.target, specsDir);
-  const targets = specs.map((s) =>
-    s.includes("/") && !isAbsolute(s) ? resolve(s) : s
-  );
+  const targets = specs.map((s) => s.includes("/") && !isAbsolute(s) ? resolve(s) : s);
   const now = options.now ?? new Date();
   interface Item {
     target: string;
@@ -384,9 +382,7 @@ export async function writeManifest(manifest: SweepManifest): Promise<SweepManif
  * ```
  */
 export function sweepDirOf(idOrPath: string, resultsDir = "results"): string {
-  return idOrPath.includes("/")
-    ? resolve(idOrPath)
-    : resolve(resultsDir, "sweeps", idOrPath);
+  return idOrPath.includes("/") ? resolve(idOrPath) : resolve(resultsDir, "sweeps", idOrPath);
 }
 
 /**

@@ -29,8 +29,8 @@ export {
 } from "./status_files.ts";
 export {
   planTask,
-  type RunTaskOptions,
   runSweepTask,
+  type RunTaskOptions,
   SWEEP_FAULT_ENV,
   type TaskPlan,
   taskRunDirs,
@@ -48,10 +48,5 @@ export {
 } from "./slurm.ts";
 export { renderProgress, sweepProgress, type TaskProgress } from "./progress.ts";
 export { cancelSweep, failedTasks, runLocal, submitSlurm } from "./submit.ts";
-export {
-  aggregateGroups,
-  renderAggregateMarkdown,
-  summarize,
-  type TaskRun,
-} from "./aggregate.ts";
-export { collectSweep, type CollectOptions, type CollectResult, gateGroups } from "./collect.ts";
+export { aggregateGroups, renderAggregateMarkdown, summarize, type TaskRun } from "./aggregate.ts";
+export { type CollectOptions, type CollectResult, collectSweep, gateGroups } from "./collect.ts";

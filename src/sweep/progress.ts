@@ -91,9 +91,15 @@ async function reconcile(
   statusFile: string,
 ): Promise<void> {
   if (sub.mode === "local" || !sub.arrayJobId) {
-    if (p.state === "running" && st?.pid && st.host === Deno.hostname() && !alive(st.pid)) {
+    const here = Deno.hostname();
+    if (p.state === "running" && st?.pid && st.host === here && !alive(st.pid)) {
       p.state = "failed";
       p.reason = `lost: task process ${st.pid} ended without reporting`;
+    } else if (
+      p.state === "queued" && sub.runner && sub.runner.host === here && !alive(sub.runner.pid)
+    ) {
+      p.state = "failed";
+      p.reason = `not started: the local sweep (process ${sub.runner.pid}) ended first`;
     } else if (sub.cancelledAt) {
       p.state = "failed";
       p.reason = "cancelled";

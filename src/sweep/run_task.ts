@@ -107,10 +107,12 @@ function faultStep(index: number): number | null {
 }
 
 function lastErrorLine(text: string): string | null {
-  const lines = text.split("\n").map((l) => l.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").trim())
+  // deno-lint-ignore no-control-regex
+  const ansi = /\x1b\[[0-9;]*[A-Za-z]/g;
+  const lines = text.split("\n").map((l) => l.replace(ansi, "").trim())
     .filter(Boolean);
   for (let i = lines.length - 1; i >= 0; i--) if (/^error/i.test(lines[i])) return lines[i];
-  return lines.length ? lines[lines.length - 1] : null;
+  return lines.length ? lines[lines.length - 1].slice(0, 300) : null;
 }
 
 /** Options of {@linkcode runSweepTask}. */
@@ -137,9 +139,13 @@ export async function runSweepTask(
   const manifest: SweepManifest = await readManifest(sweepDir);
   const task = manifest.tasks[index];
   if (!Number.isInteger(index) || !task) {
-    throw new BenchError("usage", `no task ${index} in this sweep (0..${manifest.tasks.length - 1})`, {
-      location: sweepDir,
-    });
+    throw new BenchError(
+      "usage",
+      `no task ${index} in this sweep (0..${manifest.tasks.length - 1})`,
+      {
+        location: sweepDir,
+      },
+    );
   }
   const previous = await readTaskStatus(task.statusFile);
   const arrayJob = Deno.env.get("SLURM_ARRAY_JOB_ID");
@@ -259,10 +265,16 @@ export async function runSweepTask(
     });
     return 0;
   }
-  let reason = record?.reason ??
-    (record ? `record status ${record.status}` : lastErrorLine(tail)) ??
-    `bench exited with code ${exitCode}`;
-  if (stopSignal) reason = `cancelled (${stopSignal}): ${reason}`;
+  const errorLine = lastErrorLine(tail);
+  let reason: string;
+  if (stopSignal) {
+    reason = `cancelled (${stopSignal})${record?.reason ? `: ${record.reason}` : ""}`;
+  } else {
+    reason = record?.reason ?? (record ? `record status ${record.status}` : null) ??
+      (errorLine && /^error/i.test(errorLine)
+        ? errorLine
+        : `bench exited with code ${exitCode}${errorLine ? `; last output: ${errorLine}` : ""}`);
+  }
   await writeTaskStatus(task.statusFile, {
     ...base,
     state: "failed",

@@ -143,10 +143,16 @@ export type SlurmExec = (
 export class SlurmClient {
   readonly #exec: SlurmExec;
 
-  /** `env`: extra environment for every command (e.g. `SLURM_CONF`). */
-  constructor(options: { env?: Record<string, string>; exec?: SlurmExec } = {}) {
+  /**
+   * `env`: extra environment for every command (e.g. `SLURM_CONF`); `timeoutMs`: how long one
+   * command may take (default 120 s); `exec`: replaces running the commands (tests).
+   */
+  constructor(
+    options: { env?: Record<string, string>; exec?: SlurmExec; timeoutMs?: number } = {},
+  ) {
     this.#exec = options.exec ?? (async (cmd, args) => {
       let out: Deno.CommandOutput;
+      const signal = AbortSignal.timeout(options.timeoutMs ?? 120_000);
       try {
         out = await new Deno.Command(cmd, {
           args,
@@ -154,12 +160,27 @@ export class SlurmClient {
           stdin: "null",
           stdout: "piped",
           stderr: "piped",
+          signal,
         }).output();
       } catch (cause) {
+        if (signal.aborted) {
+          throw new BenchError("slurm_failed", `${cmd} did not answer`, {
+            location: `${cmd} ${args.map(shellQuote).join(" ")}`,
+            hint: "the Slurm controller may be down or overloaded (check sinfo / scontrol ping)",
+            cause,
+          });
+        }
         throw new BenchError("slurm_unavailable", `cannot run ${cmd}`, {
           location: cmd,
-          hint: "run on a Slurm login node (sbatch, squeue, scontrol, scancel on PATH), or use --local",
+          hint:
+            "run on a Slurm login node (sbatch, squeue, scontrol, scancel on PATH), or use --local",
           cause,
+        });
+      }
+      if (signal.aborted) {
+        throw new BenchError("slurm_failed", `${cmd} did not answer`, {
+          location: `${cmd} ${args.map(shellQuote).join(" ")}`,
+          hint: "the Slurm controller may be down or overloaded (check sinfo / scontrol ping)",
         });
       }
       const d = new TextDecoder();
@@ -170,9 +191,13 @@ export class SlurmClient {
   async #run(cmd: string, args: string[]): Promise<string> {
     const out = await this.#exec(cmd, args);
     if (out.code !== 0) {
-      throw new BenchError("slurm_failed", `${cmd} failed: ${out.stderr.trim() || out.stdout.trim()}`, {
-        location: `${cmd} ${args.map(shellQuote).join(" ")}`,
-      });
+      throw new BenchError(
+        "slurm_failed",
+        `${cmd} failed: ${out.stderr.trim() || out.stdout.trim()}`,
+        {
+          location: `${cmd} ${args.map(shellQuote).join(" ")}`,
+        },
+      );
     }
     return out.stdout;
   }

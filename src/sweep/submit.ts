@@ -58,7 +58,9 @@ export async function submitSlurm(
   const collectPath = join(dir, `collect-${n}.sbatch`);
   let collectorJobId: string;
   try {
-    await writeFileAtomic(collectPath, collectorScript(manifest, arrayJobId), { noOverwrite: true });
+    await writeFileAtomic(collectPath, collectorScript(manifest, arrayJobId), {
+      noOverwrite: true,
+    });
     collectorJobId = await slurm.sbatch(collectPath);
   } catch (error) {
     // Without its collector the array would finish unseen: take it back.
@@ -81,7 +83,8 @@ export async function submitSlurm(
 
 /**
  * Runs tasks on this machine, at most `manifest.maxParallel` at once, each as the same
- * `sweep run-task` process a Slurm array task runs. Returns each task's exit code.
+ * `sweep run-task` process a Slurm array task runs. Returns each task's exit code. On Ctrl-C
+ * (SIGINT) no further task starts; the running ones checkpoint, report and end.
  *
  * @example
  * ```ts
@@ -103,6 +106,7 @@ export async function runLocal(
     collectorJobId: null,
     scripts: [],
     submittedAt: new Date().toISOString(),
+    runner: { host: Deno.hostname(), pid: Deno.pid },
   };
   file.submissions.push(sub);
   await writeSubmissions(manifest, file);
@@ -110,6 +114,15 @@ export async function runLocal(
   const k = Math.max(1, options.maxParallel ?? manifest.maxParallel);
   const queue = [...sub.indices];
   const codes = new Map<number, number>();
+  // Ctrl-C reaches the running tasks too (they checkpoint and report): start no new one.
+  const skipped: number[] = [];
+  const onInterrupt = () => {
+    if (queue.length) {
+      log(`interrupt: not starting tasks ${queue.join(",")}; waiting for the running ones`);
+    }
+    skipped.push(...queue.splice(0));
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
   const worker = async () => {
     while (queue.length) {
       const i = queue.shift()!;
@@ -140,7 +153,22 @@ export async function runLocal(
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(k, queue.length) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.min(k, queue.length) }, worker));
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+  }
+  for (const i of skipped) {
+    const previous = await readTaskStatus(manifest.tasks[i].statusFile);
+    await writeTaskStatus(manifest.tasks[i].statusFile, {
+      sweepId: manifest.sweepId,
+      index: i,
+      state: "failed",
+      reason: "not started: the local sweep was interrupted",
+      exitCode: null,
+      attempt: previous?.attempt ?? 0,
+    });
+  }
   return codes;
 }
 
@@ -197,9 +225,11 @@ export async function cancelSweep(
     const left = live(await slurm.queue());
     if (!left.length) break;
     if (Date.now() > end) {
-      throw new BenchError("slurm_failed", `jobs still listed after scancel: ${
-        left.map((e) => `${e.jobId} ${e.state}`).join(", ")
-      }`, { hint: "check squeue; a node may be unresponsive" });
+      throw new BenchError(
+        "slurm_failed",
+        `jobs still listed after scancel: ${left.map((e) => `${e.jobId} ${e.state}`).join(", ")}`,
+        { hint: "check squeue; a node may be unresponsive" },
+      );
     }
     await new Promise((r) => setTimeout(r, options.pollMs ?? 500));
   }

@@ -137,6 +137,8 @@ export interface Submission {
   submittedAt: string;
   /** Set by `sweep cancel`. */
   cancelledAt?: string;
+  /** The process running a local submission's tasks. */
+  runner?: { host: string; pid: number };
 }
 
 /** `submissions.json`: every submission, oldest first (written by the sweep command only). */

@@ -36,7 +36,7 @@ export const TIMING_FIELDS = ["time", "imagesPerSecond", "wallSeconds"] as const
  * ```
  */
 export async function truncateEventsForResume(path: string, step: number): Promise<void> {
-  const events = await readEvents(path);
+  const events = await readEventLines(path);
   const keep = events.filter((e) =>
     !(typeof e.step === "number" && e.step >= step &&
       ["train_step", "epoch_end", "checkpoint"].includes(e.event)) &&
@@ -50,10 +50,10 @@ export async function truncateEventsForResume(path: string, step: number): Promi
  *
  * @example
  * ```ts
- * const steps = (await readEvents("metrics.jsonl")).filter((e) => e.event === "train_step");
+ * const steps = (await readEventLines("metrics.jsonl")).filter((e) => e.event === "train_step");
  * ```
  */
-export async function readEvents(path: string): Promise<MetricsEvent[]> {
+export async function readEventLines(path: string): Promise<MetricsEvent[]> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);

@@ -49,7 +49,7 @@ export interface RunBenchmarkOptions {
   dataDir?: string;
   /** Specs folder. */
   specsDir?: string;
-  /** Baselines to add to the spec's `eval[].baselines`. */
+  /** Baselines to run for every feature protocol, on top of the spec's `eval[].baselines`. */
   baselines?: BaselineName[];
   /** The started backend (the caller starts it). */
   backend: BackendDescription;
@@ -203,7 +203,7 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<RunBen
       spec: loaded.spec,
       specHash: loaded.hash,
       overrides,
-      baselines: requestedBaselines(loaded.spec, options.baselines),
+      baselines: [...(options.baselines ?? [])],
       startedAt: new Date().toISOString(),
     };
     ({ runId, dir: runDir } = await createRunDir(
@@ -308,9 +308,8 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<RunBen
     const { results, seconds } = await runProtocols(ctx);
     const metrics: Record<string, MetricValue> = {};
     for (const r of results) Object.assign(metrics, r.metrics);
-    const baselines = saved.baselines.length > 0
-      ? await runBaselines(ctx, saved.baselines)
-      : undefined;
+    const wanted = requestedBaselines(spec, saved.baselines);
+    const baselines = wanted.length > 0 ? await runBaselines(ctx, saved.baselines) : undefined;
     await fx.release();
     base.environment.backend.details = { ...base.environment.backend.details, ...fx.details };
     pre.encoder.dispose();
@@ -337,6 +336,7 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<RunBen
     return await finishedRecord({
       ...base,
       phases: { ...base.phases, eval: { wallSeconds: evalSeconds, byProtocol: seconds } },
+      peakMemoryBytes: Math.max(pre.peakRssBytes, Deno.memoryUsage().rss),
       metrics,
       ...(baselines ? { baselines } : {}),
       finishedAt: new Date().toISOString(),

@@ -3,7 +3,9 @@
  * shared machine: per step it reports wall time and the process's CPU time (all threads), and
  * the images/s each implies. Usage:
  *   deno run -A tests/helpers/native_cpu_bench.ts [tiny|small] [batch=64] [steps=3]
- *     [--profile] [--shapes] [--eval-profile] [--fallbacks]
+ *     [--profile] [--shapes] [--eval-profile] [--fallbacks] [--alternate]
+ * `--alternate` runs the steps alternately with 1 thread and with all threads (same process,
+ * back to back) and reports both; threads come from env `AMDIM_NATIVE_THREADS` (default: all).
  * `--profile` prints a per-kernel profile of one train step timed by process CPU time;
  * `--fallbacks` counts kernel calls that fell back to the `cpu` kernels.
  */
@@ -15,6 +17,7 @@ import {
 } from "../../src/backend/native/mod.ts";
 import { cpuClockSource, processCpuMs } from "../../src/backend/native/cpu_clock.ts";
 import { countFallbacks, fallbackCounts } from "../../src/backend/native/blas_kernels.ts";
+import { setActiveThreads, threadStats } from "../../src/backend/native/thread_pool.ts";
 import {
   createClassifiers,
   createEncoder,
@@ -33,7 +36,7 @@ if (!r.ok) throw new Error(`${r.reason} (${r.hint})`);
 await tf.setBackend("native");
 const cfg = NAMED_ENCODERS[name];
 console.log(
-  `${name}, batch ${batch}, ${r.info.threads} BLAS thread(s), clock ${cpuClockSource()}, ` +
+  `${name}, batch ${batch}, ${r.info.threads} thread(s) (${r.info.workers} worker(s)), clock ${cpuClockSource()}, ` +
     `load ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
 );
 
@@ -56,28 +59,48 @@ const evalStep = () => {
   discardStateUpdates(stateUpdates);
 };
 
+const alternate = Deno.args.includes("--alternate");
+const variants = alternate ? [1, r.info.threads] : [r.info.threads];
+
 function measure(what: string, fn: () => unknown, n: number): void {
-  fn(); // warm-up
-  const wall: number[] = [], cpu: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const w0 = performance.now(), c0 = processCpuMs();
+  for (const v of variants) {
+    setActiveThreads(v);
     fn();
-    cpu.push(processCpuMs() - c0);
-    wall.push(performance.now() - w0);
+  } // warm-up
+  const wall = variants.map(() => [] as number[]), cpu = variants.map(() => [] as number[]);
+  const syncs = variants.map(() => 0);
+  for (let i = 0; i < n; i++) {
+    variants.forEach((v, k) => {
+      setActiveThreads(v);
+      const w0 = performance.now(), c0 = processCpuMs(), s0 = threadStats.syncs;
+      fn();
+      syncs[k] += threadStats.syncs - s0;
+      cpu[k].push(processCpuMs() - c0);
+      wall[k].push(performance.now() - w0);
+    });
   }
+  setActiveThreads(r.ok ? r.info.threads : 1);
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   const ips = (ms: number) => (batch / ms * 1000).toFixed(1);
-  console.log(
-    `${what}: cpu ${med(cpu).toFixed(0)} ms/step (min ${Math.min(...cpu).toFixed(0)}) = ` +
-      `${ips(med(cpu))} img/s per CPU-second; wall ${med(wall).toFixed(0)} ms (min ${
-        Math.min(...wall).toFixed(0)
-      }) = ${ips(med(wall))} img/s`,
+  variants.forEach((v, k) =>
+    console.log(
+      `${what} ${v}T: cpu ${med(cpu[k]).toFixed(0)} ms/step (min ${
+        Math.min(...cpu[k]).toFixed(0)
+      }) = ${ips(med(cpu[k]))} img/s per CPU-second; wall ${med(wall[k]).toFixed(0)} ms (min ${
+        Math.min(...wall[k]).toFixed(0)
+      }) = ${ips(med(wall[k]))} img/s (min-wall ${ips(Math.min(...wall[k]))}); syncs ${syncs[k]}`,
+    )
   );
 }
 
 const tensors0 = tf.memory().numTensors;
 measure("train", trainStep, steps);
 measure("eval ", evalStep, steps);
+console.log(
+  `load after: ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}; jobs ${
+    JSON.stringify(threadStats)
+  }`,
+);
 console.log(`tensor growth ${tf.memory().numTensors - tensors0}`);
 if (Deno.args.includes("--profile")) {
   const groupBy = Deno.args.includes("--shapes") ? "shape" : "kernel";

@@ -64,16 +64,25 @@ export async function slurmUnavailable(): Promise<string | null> {
   return null;
 }
 
-async function freePort(): Promise<number> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+/** Ports free on 127.0.0.1 right now (all held open together, so they differ). */
+function freePorts(n: number): number[] {
+  const listeners = Array.from(
+    { length: n },
+    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
+  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
+  for (const l of listeners) l.close();
+  return ports;
 }
 
 async function output(cmd: string, args: string[], env?: Record<string, string>): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" })
-    .output();
+  const out = await new Deno.Command(cmd, {
+    args,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(20_000),
+  }).output();
   if (!out.success) {
     throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
   }
@@ -86,6 +95,44 @@ async function tail(path: string, lines = 15): Promise<string> {
   } catch {
     return "(no log)";
   }
+}
+
+/**
+ * Processes of this cluster's jobs: those started with its `SLURM_CONF` in their environment
+ * (batch scripts, srun, the job's own processes) and the slurmstepd holding files under its
+ * folder.
+ */
+async function jobProcesses(dir: string, conf: string): Promise<number[]> {
+  const out: number[] = [];
+  const marker = new TextEncoder().encode(`SLURM_CONF=${conf}\0`);
+  const contains = (hay: Uint8Array, needle: Uint8Array) => {
+    outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+      for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+      return true;
+    }
+    return false;
+  };
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const pid = Number(e.name);
+    if (pid === Deno.pid) continue;
+    try {
+      if (contains(await Deno.readFile(`/proc/${pid}/environ`), marker)) {
+        out.push(pid);
+        continue;
+      }
+      const comm = (await Deno.readTextFile(`/proc/${pid}/comm`)).trim();
+      if (comm !== "slurmstepd") continue;
+      for await (const fd of Deno.readDir(`/proc/${pid}/fd`)) {
+        const target = await Deno.readLink(`/proc/${pid}/fd/${fd.name}`).catch(() => "");
+        if (target.startsWith(dir)) {
+          out.push(pid);
+          break;
+        }
+      }
+    } catch { /* gone or not ours to read */ }
+  }
+  return out;
 }
 
 function alive(pid: number): boolean {
@@ -182,6 +229,18 @@ export async function startSlurmCluster(
       if (stopped) return;
       stopped = true;
       started.delete(cluster);
+      // Jobs first, while the daemons can still end them.
+      try {
+        const jobs = (await output("squeue", ["-h", "-o", "%A"], env)).split("\n")
+          .map((l) => l.trim()).filter(Boolean);
+        if (jobs.length) {
+          await output("scancel", [...new Set(jobs)], env);
+          const end = Date.now() + 10_000;
+          while (Date.now() < end && (await output("squeue", ["-h", "-o", "%A"], env)).trim()) {
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        }
+      } catch { /* the controller is gone: the sweep below still ends the jobs */ }
       for (const pid of [pids.slurmd, pids.slurmctld, pids.munged]) {
         if (!pid) continue;
         try {
@@ -189,7 +248,9 @@ export async function startSlurmCluster(
         } catch { /* already gone */ }
       }
       const end = Date.now() + 5000;
-      while (Date.now() < end && [pids.slurmd, pids.slurmctld, pids.munged].some((p) => p && alive(p))) {
+      while (
+        Date.now() < end && [pids.slurmd, pids.slurmctld, pids.munged].some((p) => p && alive(p))
+      ) {
         await new Promise((r) => setTimeout(r, 50));
       }
       for (const pid of [pids.slurmd, pids.slurmctld, pids.munged]) {
@@ -200,6 +261,12 @@ export async function startSlurmCluster(
         }
       }
       await Promise.allSettled(children.map((c) => c.status));
+      // Job steps outlive slurmd: end what is left of this cluster's jobs, by PID.
+      for (const pid of await jobProcesses(dir, conf)) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch { /* gone */ }
+      }
       if (!opts.keep) await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
@@ -228,21 +295,26 @@ export async function startSlurmCluster(
       "--origin=127.0.0.1",
       "--num-threads=2",
     ]);
-    await waitFor("munged socket", async () => {
-      try {
-        await Deno.stat(socket);
-        return true;
-      } catch {
-        return false;
-      }
-    }, 10_000, logs);
+    await waitFor(
+      "munged socket",
+      async () => {
+        try {
+          await Deno.stat(socket);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      10_000,
+      logs,
+    );
 
     // The node line as slurmd sees this machine, bound to loopback.
     const nodeLine = (await output("slurmd", ["-C"])).split("\n")[0].trim();
     const nodeName = /NodeName=(\S+)/.exec(nodeLine)?.[1] ?? "localhost";
     const detectedCpus = Number(/CPUs=(\d+)/.exec(nodeLine)?.[1] ?? "1");
     cluster.cpus = options.cpus ?? detectedCpus;
-    const [ctldPort, slurmdPort] = [await freePort(), await freePort()];
+    const [ctldPort, slurmdPort] = freePorts(2);
     const text = [
       "ClusterName=amdimtest",
       `SlurmctldHost=${nodeName}(127.0.0.1)`,
@@ -289,17 +361,22 @@ export async function startSlurmCluster(
 
     pids.slurmctld = spawn("slurmctld", ["-D", "-c", "-i", "-f", conf]);
     pids.slurmd = spawn("slurmd", ["-D", "-f", conf]);
-    await waitFor("an idle Slurm node", async () => {
-      if (!alive(pids.slurmctld) || !alive(pids.slurmd)) {
-        throw new Error(`a Slurm daemon exited at start-up\n${await logs()}`);
-      }
-      try {
-        const state = await output("sinfo", ["-h", "-o", "%T"], env);
-        return state.trim().split("\n").some((s) => s.startsWith("idle"));
-      } catch {
-        return false;
-      }
-    }, 30_000, logs);
+    await waitFor(
+      "an idle Slurm node",
+      async () => {
+        if (!alive(pids.slurmctld) || !alive(pids.slurmd)) {
+          throw new Error(`a Slurm daemon exited at start-up\n${await logs()}`);
+        }
+        try {
+          const state = await output("sinfo", ["-h", "-o", "%T"], env);
+          return state.trim().split("\n").some((s) => s.startsWith("idle"));
+        } catch {
+          return false;
+        }
+      },
+      30_000,
+      logs,
+    );
     return cluster;
   } catch (error) {
     await cluster.stop({ keep: false });

@@ -19,6 +19,8 @@ import type * as tf from "@tensorflow/tfjs";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { f32 } from "./blas_kernels.ts";
 import { allocF32 } from "./pooled_cpu_backend.ts";
+import { adamL2Range, TASK } from "./parallel_tasks.ts";
+import { chunksFor, parallelRun } from "./thread_pool.ts";
 
 /** Attributes of {@linkcode adamL2Kernel}. */
 export interface AdamL2Attrs {
@@ -57,21 +59,23 @@ export function adamL2Update(
   vOut: Float32Array,
   a: AdamL2Attrs,
 ): void {
-  const f = Math.fround;
-  const wd = f(a.weightDecay), b1 = f(a.beta1), b2 = f(a.beta2);
-  const ob1 = f(1 - a.beta1), ob2 = f(1 - a.beta2);
-  const bc = f(a.bc2Sqrt), eps = f(a.eps), ss = f(a.stepSize);
-  const decay = a.weightDecay !== 0;
-  for (let i = 0; i < p.length; i++) {
-    const pi = p[i];
-    const g = decay ? f(g0[i] + f(pi * wd)) : g0[i];
-    const mi = f(f(m[i] * b1) + f(g * ob1));
-    const vi = f(f(v[i] * b2) + f(f(g * g) * ob2));
-    const denom = f(f(f(Math.sqrt(vi)) / bc) + eps);
-    pOut[i] = f(pi - f(f(mi / denom) * ss));
-    mOut[i] = mi;
-    vOut[i] = vi;
-  }
+  adamL2Range(
+    p,
+    g0,
+    m,
+    v,
+    pOut,
+    mOut,
+    vOut,
+    a.beta1,
+    a.beta2,
+    a.weightDecay,
+    a.eps,
+    a.stepSize,
+    a.bc2Sqrt,
+    0,
+    p.length,
+  );
 }
 
 /**
@@ -91,7 +95,13 @@ export function adamL2Kernel(args: KernelArgs): tf.TensorInfo[] {
     throw new Error("NativeAdamL2: needs float32 p, g, m, v of one shape");
   }
   const pOut = allocF32(backend, n), mOut = allocF32(backend, n), vOut = allocF32(backend, n);
-  adamL2Update(pv, gv, mv, vv, pOut, mOut, vOut, args.attrs as unknown as AdamL2Attrs);
+  const a = args.attrs as unknown as AdamL2Attrs;
+  parallelRun(
+    TASK.adam,
+    [pv, gv, mv, vv, pOut, mOut, vOut],
+    [a.beta1, a.beta2, a.weightDecay, a.eps, a.stepSize, a.bc2Sqrt, n],
+    chunksFor(n),
+  );
   return [
     backend.makeTensorInfo(p.shape, "float32", pOut),
     backend.makeTensorInfo(p.shape, "float32", mOut),

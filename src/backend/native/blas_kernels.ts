@@ -13,8 +13,9 @@ import {
   conv2dForward,
   type ConvGeometry,
 } from "./conv2d.ts";
-import { sgemm } from "./gemm.ts";
 import { allocF32 } from "./pooled_cpu_backend.ts";
+import { TASK } from "./parallel_tasks.ts";
+import { gemmPieces, parallelRun } from "./thread_pool.ts";
 
 type Attrs = Record<string, unknown>;
 type KernelArgs = {
@@ -252,28 +253,21 @@ function runMatMul(
   transposeB: boolean,
 ): Float32Array {
   const out = allocF32(backend, p.batch * p.m * p.n);
-  if (p.batch > 1 && p.strideB === 0 && !transposeA) {
-    // A stack of matrices times one matrix is one taller GEMM.
-    sgemm(false, transposeB, p.batch * p.m, p.n, p.k, 1, av, aCols, bv, bCols, 0, out, p.n);
+  const tA = transposeA ? 1 : 0, tB = transposeB ? 1 : 0;
+  if (p.batch === 1 || (p.strideB === 0 && !transposeA)) {
+    // One matrix, or a stack of matrices times one matrix (one taller GEMM): split by rows.
+    const m = p.batch * p.m;
+    const pieces = Math.min(m, gemmPieces(m, p.n, p.k));
+    parallelRun(TASK.gemmRows, [av, bv, out], [tA, tB, m, p.n, p.k, aCols, bCols, p.n], pieces);
     return out;
   }
-  for (let i = 0; i < p.batch; i++) {
-    sgemm(
-      transposeA,
-      transposeB,
-      p.m,
-      p.n,
-      p.k,
-      1,
-      p.strideA ? av.subarray(i * p.strideA) : av,
-      aCols,
-      p.strideB ? bv.subarray(i * p.strideB) : bv,
-      bCols,
-      0,
-      p.batch > 1 ? out.subarray(i * p.m * p.n) : out,
-      p.n,
-    );
-  }
+  const pieces = Math.min(p.batch, gemmPieces(p.batch * p.m, p.n, p.k));
+  parallelRun(
+    TASK.gemmBatch,
+    [av, bv, out],
+    [tA, tB, p.m, p.n, p.k, aCols, bCols, p.strideA, p.strideB, p.batch],
+    pieces,
+  );
   return out;
 }
 

@@ -5,12 +5,25 @@
  * reshuffling is needed. Two shapes need no im2col at all: 1x1 stride-1 unpadded convolutions and
  * "full" convolutions whose window covers the whole unpadded input (1x1 output).
  *
- * Work is split over whole images so the scratch matrix stays near {@linkcode COL_BUDGET_FLOATS};
- * the split depends only on shapes, so results are reproducible for a fixed BLAS thread count.
+ * Work is split over whole images so the scratch matrix stays near {@linkcode COL_BUDGET_FLOATS},
+ * and large GEMMs into up to 4 pieces; the pieces run on the native backend's threads (each with
+ * its own scratch and a single-threaded SGEMM). The split depends only on the shapes, and the
+ * filter gradient sums its per-piece partial results in a fixed order, so results are identical
+ * for any thread count.
  *
  * @module
  */
 import { sgemm } from "./gemm.ts";
+import {
+  defineTask,
+  gemmPieces,
+  isShared,
+  parallelRun,
+  shareable,
+  sharedF32,
+  span,
+  startedWorkers,
+} from "./thread_pool.ts";
 
 /** The geometry of a 2-D convolution (a subset of tfjs' `Conv2DInfo`). */
 export interface ConvGeometry {
@@ -35,34 +48,8 @@ export interface ConvGeometry {
  * encoder is ~25% faster than with a 16 MiB scratch; other layers unchanged).
  */
 export const COL_BUDGET_FLOATS = 1 << 18;
-let colBudget = COL_BUDGET_FLOATS;
-/** Runs at least this long are copied with `TypedArray.set` (a subarray costs ~100 ns). */
-let copyWithSet = 1024;
-/**
- * Benchmark hook: the run length from which im2col copies with `TypedArray.set` (default 1024).
- *
- * @example
- * ```ts
- * setCopyWithSet(64);
- * ```
- */
-export function setCopyWithSet(n: number): void {
-  copyWithSet = n;
-}
-/**
- * Benchmark hook: sets the im2col budget in floats and returns the previous one.
- *
- * @example
- * ```ts
- * const old = setColBudget(1 << 22);
- * setColBudget(old);
- * ```
- */
-export function setColBudget(floats: number): number {
-  const old = colBudget;
-  colBudget = floats;
-  return old;
-}
+/** im2col runs at least this long are copied with `TypedArray.set` (a subarray costs ~100 ns). */
+const COPY_WITH_SET = 1024;
 
 let scratch = new Float32Array(0);
 
@@ -89,11 +76,17 @@ function colIsInput(g: ConvGeometry): boolean {
 function imagesPerChunk(g: ConvGeometry): number {
   const k = g.filterHeight * g.filterWidth * g.inChannels;
   const perImage = g.outHeight * g.outWidth * k;
-  return Math.max(1, Math.min(g.batchSize, Math.floor(colBudget / Math.max(1, perImage))));
+  return Math.max(1, Math.min(g.batchSize, Math.floor(COL_BUDGET_FLOATS / Math.max(1, perImage))));
 }
 
 /** Fills `col` with the im2col rows of images `[n0, n1)`. */
-function im2col(g: ConvGeometry, x: Float32Array, n0: number, n1: number, col: Float32Array) {
+export function im2col(
+  g: ConvGeometry,
+  x: Float32Array,
+  n0: number,
+  n1: number,
+  col: Float32Array,
+) {
   const H = g.inHeight, W = g.inWidth, C = g.inChannels;
   const OH = g.outHeight, OW = g.outWidth, KH = g.filterHeight, KW = g.filterWidth;
   const sh = g.strideHeight, sw = g.strideWidth, top = g.padTop, left = g.padLeft;
@@ -114,7 +107,7 @@ function im2col(g: ConvGeometry, x: Float32Array, n0: number, n1: number, col: F
             col.fill(0, d, d + rowLen);
           } else if (inside) {
             const s = xImage + (ih * W + iw0) * C;
-            if (rowLen >= copyWithSet) col.set(x.subarray(s, s + rowLen), d);
+            if (rowLen >= COPY_WITH_SET) col.set(x.subarray(s, s + rowLen), d);
             else for (let i = 0; i < rowLen; i++) col[d + i] = x[s + i];
           } else {
             for (let kw = 0; kw < KW; kw++) {
@@ -135,7 +128,13 @@ function im2col(g: ConvGeometry, x: Float32Array, n0: number, n1: number, col: F
 }
 
 /** Adds the im2col-shaped `col` (images `[n0, n1)`) back into the NHWC gradient `dx`. */
-function col2imAdd(g: ConvGeometry, col: Float32Array, n0: number, n1: number, dx: Float32Array) {
+export function col2imAdd(
+  g: ConvGeometry,
+  col: Float32Array,
+  n0: number,
+  n1: number,
+  dx: Float32Array,
+) {
   const H = g.inHeight, W = g.inWidth, C = g.inChannels;
   const OH = g.outHeight, OW = g.outWidth, KH = g.filterHeight, KW = g.filterWidth;
   const sh = g.strideHeight, sw = g.strideWidth, top = g.padTop, left = g.padLeft;
@@ -172,6 +171,199 @@ function col2imAdd(g: ConvGeometry, col: Float32Array, n0: number, n1: number, d
   }
 }
 
+/** Task ids of the convolution chunk functions (see `thread_pool.ts`). */
+export const CONV_TASK = { forward: 20, backpropInput: 21, backpropFilter: 22 } as const;
+
+function geometryParams(g: ConvGeometry): number[] {
+  return [
+    g.batchSize,
+    g.inHeight,
+    g.inWidth,
+    g.inChannels,
+    g.outHeight,
+    g.outWidth,
+    g.outChannels,
+    g.filterHeight,
+    g.filterWidth,
+    g.strideHeight,
+    g.strideWidth,
+    g.padTop,
+    g.padLeft,
+  ];
+}
+
+function geometryOf(p: Float64Array): ConvGeometry {
+  return {
+    batchSize: p[0] | 0,
+    inHeight: p[1] | 0,
+    inWidth: p[2] | 0,
+    inChannels: p[3] | 0,
+    outHeight: p[4] | 0,
+    outWidth: p[5] | 0,
+    outChannels: p[6] | 0,
+    filterHeight: p[7] | 0,
+    filterWidth: p[8] | 0,
+    strideHeight: p[9] | 0,
+    strideWidth: p[10] | 0,
+    padTop: p[11] | 0,
+    padLeft: p[12] | 0,
+  };
+}
+
+/** How a convolution is cut into pieces: images per piece and the piece count. */
+interface ConvSplit {
+  direct: boolean;
+  step: number;
+  pieces: number;
+}
+
+function convSplit(g: ConvGeometry): ConvSplit {
+  const K = g.filterHeight * g.filterWidth * g.inChannels;
+  const P = g.outHeight * g.outWidth;
+  const N = g.batchSize;
+  const want = Math.min(N, gemmPieces(N * P, g.outChannels, K));
+  if (colIsInput(g)) return { direct: true, step: 0, pieces: Math.max(1, want) };
+  const step = Math.max(1, Math.min(imagesPerChunk(g), Math.ceil(N / Math.max(1, want))));
+  return { direct: false, step, pieces: Math.max(1, Math.ceil(N / step)) };
+}
+
+/** Forward piece `c`: images `[c*step, ...)` (im2col) or a block of rows (direct). */
+function forwardPiece(a: Float32Array[], p: Float64Array, c: number, n: number) {
+  const [x, w, y] = a;
+  const g = geometryOf(p);
+  const K = g.filterHeight * g.filterWidth * g.inChannels, Co = g.outChannels;
+  const P = g.outHeight * g.outWidth;
+  let n0: number, n1: number;
+  if (p[13] === 1) [n0, n1] = span(g.batchSize, c, n);
+  else {
+    n0 = c * (p[14] | 0);
+    n1 = Math.min(g.batchSize, n0 + (p[14] | 0));
+  }
+  const rows = (n1 - n0) * P;
+  if (rows === 0) return;
+  if (p[13] === 1) {
+    sgemm(
+      false,
+      false,
+      rows,
+      Co,
+      K,
+      1,
+      x.subarray(n0 * P * K),
+      K,
+      w,
+      Co,
+      0,
+      y.subarray(n0 * P * Co),
+      Co,
+    );
+    return;
+  }
+  const col = scratchOf(rows * K);
+  im2col(g, x, n0, n1, col);
+  sgemm(false, false, rows, Co, K, 1, col, K, w, Co, 0, y.subarray(n0 * P * Co), Co);
+}
+
+/** Input-gradient piece `c` (writes every element of its images' part of `dx`). */
+function backpropInputPiece(a: Float32Array[], p: Float64Array, c: number, n: number) {
+  const [dy, w, dx] = a;
+  const g = geometryOf(p);
+  const K = g.filterHeight * g.filterWidth * g.inChannels, Co = g.outChannels;
+  const P = g.outHeight * g.outWidth;
+  let n0: number, n1: number;
+  if (p[13] === 1) [n0, n1] = span(g.batchSize, c, n);
+  else {
+    n0 = c * (p[14] | 0);
+    n1 = Math.min(g.batchSize, n0 + (p[14] | 0));
+  }
+  const rows = (n1 - n0) * P;
+  if (rows === 0) return;
+  if (p[13] === 1) {
+    sgemm(
+      false,
+      true,
+      rows,
+      K,
+      Co,
+      1,
+      dy.subarray(n0 * P * Co),
+      Co,
+      w,
+      Co,
+      0,
+      dx.subarray(n0 * P * K),
+      K,
+    );
+    return;
+  }
+  const image = g.inHeight * g.inWidth * g.inChannels;
+  dx.fill(0, n0 * image, n1 * image);
+  const col = scratchOf(rows * K);
+  sgemm(false, true, rows, K, Co, 1, dy.subarray(n0 * P * Co), Co, w, Co, 0, col, K);
+  col2imAdd(g, col, n0, n1, dx);
+}
+
+/**
+ * Filter-gradient piece `c` of `n`: the images `span(N, c, n)`, accumulated (in steps of
+ * `step` images for im2col) into `dw` for piece 0 and into partial `c - 1` otherwise.
+ */
+function backpropFilterPiece(a: Float32Array[], p: Float64Array, c: number, n: number) {
+  const [x, dy, dw, part] = a;
+  const g = geometryOf(p);
+  const K = g.filterHeight * g.filterWidth * g.inChannels, Co = g.outChannels;
+  const P = g.outHeight * g.outWidth;
+  const target = c === 0 ? dw : part.subarray((c - 1) * K * Co, c * K * Co);
+  const [n0, n1] = span(g.batchSize, c, n);
+  if (n1 === n0) {
+    target.fill(0);
+    return;
+  }
+  if (p[13] === 1) {
+    sgemm(
+      true,
+      false,
+      K,
+      Co,
+      (n1 - n0) * P,
+      1,
+      x.subarray(n0 * P * K),
+      K,
+      dy.subarray(n0 * P * Co),
+      Co,
+      0,
+      target,
+      Co,
+    );
+    return;
+  }
+  const step = p[14] | 0;
+  for (let s0 = n0; s0 < n1; s0 += step) {
+    const s1 = Math.min(n1, s0 + step);
+    const rows = (s1 - s0) * P;
+    const col = scratchOf(rows * K);
+    im2col(g, x, s0, s1, col);
+    sgemm(
+      true,
+      false,
+      K,
+      Co,
+      rows,
+      1,
+      col,
+      K,
+      dy.subarray(s0 * P * Co),
+      Co,
+      s0 === n0 ? 0 : 1,
+      target,
+      Co,
+    );
+  }
+}
+
+defineTask(CONV_TASK.forward, forwardPiece);
+defineTask(CONV_TASK.backpropInput, backpropInputPiece);
+defineTask(CONV_TASK.backpropFilter, backpropFilterPiece);
+
 /**
  * `y = conv2d(x, w)`; `x` NHWC, `w` HWIO, `y` NHWC (written, not accumulated).
  *
@@ -186,21 +378,11 @@ function col2imAdd(g: ConvGeometry, col: Float32Array, n0: number, n1: number, d
  * ```
  */
 export function conv2dForward(g: ConvGeometry, x: Float32Array, w: Float32Array, y: Float32Array) {
-  const K = g.filterHeight * g.filterWidth * g.inChannels;
-  const Co = g.outChannels;
-  const P = g.outHeight * g.outWidth;
-  if (colIsInput(g)) {
-    sgemm(false, false, g.batchSize * P, Co, K, 1, x, K, w, Co, 0, y, Co);
-    return;
-  }
-  const step = imagesPerChunk(g);
-  for (let n0 = 0; n0 < g.batchSize; n0 += step) {
-    const n1 = Math.min(g.batchSize, n0 + step);
-    const rows = (n1 - n0) * P;
-    const col = scratchOf(rows * K);
-    im2col(g, x, n0, n1, col);
-    sgemm(false, false, rows, Co, K, 1, col, K, w, Co, 0, y.subarray(n0 * P * Co), Co);
-  }
+  if (g.batchSize === 0) return;
+  const s = convSplit(g);
+  const params = [...geometryParams(g), s.direct ? 1 : 0, s.step];
+  const xs = s.pieces > 1 ? shareable(x, 0) : x, ws = s.pieces > 1 ? shareable(w, 1) : w;
+  parallelRun(CONV_TASK.forward, [xs, ws, y], params, s.pieces);
 }
 
 /**
@@ -221,26 +403,19 @@ export function conv2dBackpropInput(
   w: Float32Array,
   dx: Float32Array,
 ) {
-  const K = g.filterHeight * g.filterWidth * g.inChannels;
-  const Co = g.outChannels;
-  const P = g.outHeight * g.outWidth;
-  if (colIsInput(g)) {
-    sgemm(false, true, g.batchSize * P, K, Co, 1, dy, Co, w, Co, 0, dx, K);
-    return;
-  }
-  dx.fill(0);
-  const step = imagesPerChunk(g);
-  for (let n0 = 0; n0 < g.batchSize; n0 += step) {
-    const n1 = Math.min(g.batchSize, n0 + step);
-    const rows = (n1 - n0) * P;
-    const col = scratchOf(rows * K);
-    sgemm(false, true, rows, K, Co, 1, dy.subarray(n0 * P * Co), Co, w, Co, 0, col, K);
-    col2imAdd(g, col, n0, n1, dx);
-  }
+  if (g.batchSize === 0) return;
+  const s = convSplit(g);
+  const params = [...geometryParams(g), s.direct ? 1 : 0, s.step];
+  const dys = s.pieces > 1 ? shareable(dy, 0) : dy, ws = s.pieces > 1 ? shareable(w, 1) : w;
+  parallelRun(CONV_TASK.backpropInput, [dys, ws, dx], params, s.pieces);
 }
 
+let partials: Float32Array = new Float32Array(0);
+
 /**
- * `dw = d conv2d / d w` given `x` and `dy`; `dw` (HWIO) is fully written.
+ * `dw = d conv2d / d w` given `x` and `dy`; `dw` (HWIO) is fully written. With `p` pieces the
+ * images are cut into `p` fixed groups, each summed into its own partial, and the partials are
+ * added into `dw` in order.
  *
  * @example
  * ```ts
@@ -257,34 +432,25 @@ export function conv2dBackpropFilter(
   dy: Float32Array,
   dw: Float32Array,
 ) {
-  const K = g.filterHeight * g.filterWidth * g.inChannels;
-  const Co = g.outChannels;
-  const P = g.outHeight * g.outWidth;
-  if (colIsInput(g)) {
-    sgemm(true, false, K, Co, g.batchSize * P, 1, x, K, dy, Co, 0, dw, Co);
+  if (g.batchSize === 0) {
+    dw.fill(0);
     return;
   }
-  const step = imagesPerChunk(g);
-  for (let n0 = 0; n0 < g.batchSize; n0 += step) {
-    const n1 = Math.min(g.batchSize, n0 + step);
-    const rows = (n1 - n0) * P;
-    const col = scratchOf(rows * K);
-    im2col(g, x, n0, n1, col);
-    sgemm(
-      true,
-      false,
-      K,
-      Co,
-      rows,
-      1,
-      col,
-      K,
-      dy.subarray(n0 * P * Co),
-      Co,
-      n0 === 0 ? 0 : 1,
-      dw,
-      Co,
-    );
+  const K = g.filterHeight * g.filterWidth * g.inChannels, Co = g.outChannels;
+  const P = g.outHeight * g.outWidth;
+  const s = convSplit(g);
+  const groups = Math.max(1, Math.min(g.batchSize, gemmPieces(K, Co, g.batchSize * P)));
+  const need = (groups - 1) * K * Co;
+  if (partials.length < need || (need > 0 && startedWorkers() > 0 && !isShared(partials))) {
+    partials = sharedF32(Math.max(need, partials.length));
   }
-  if (g.batchSize === 0) dw.fill(0);
+  const params = [...geometryParams(g), s.direct ? 1 : 0, imagesPerChunk(g)];
+  const xs = groups > 1 ? shareable(x, 0) : x, dys = groups > 1 ? shareable(dy, 1) : dy;
+  const part = need > 0 ? partials.subarray(0, need) : partials;
+  parallelRun(CONV_TASK.backpropFilter, [xs, dys, dw, part], params, groups);
+  const size = K * Co;
+  for (let c = 1; c < groups; c++) {
+    const o = (c - 1) * size;
+    for (let i = 0; i < size; i++) dw[i] += part[o + i];
+  }
 }

@@ -14,6 +14,18 @@ import * as tf from "@tensorflow/tfjs";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { cpuKernel, f32 } from "./blas_kernels.ts";
 import { allocF32 } from "./pooled_cpu_backend.ts";
+import {
+  BINARY_NAMES,
+  BINARY_SPECS,
+  binaryLoopId,
+  binaryLoopOf,
+  REDUCE_OP,
+  TASK,
+  UNARY_NAMES,
+  UNARY_SPECS,
+  type UnarySpec,
+} from "./parallel_tasks.ts";
+import { chunksFor, parallelRun } from "./thread_pool.ts";
 
 type KernelArgs = {
   inputs: Record<string, tf.TensorInfo>;
@@ -32,42 +44,8 @@ function sizeOf(shape: number[]): number {
 // ---------------------------------------------------------------------------------------------
 // Unary ops: o[i] = f(x[i]) with an optional scalar attribute `p`.
 
-type UnaryLoop = (x: Float32Array, o: Float32Array, n: number, p: number) => number;
-
-/**
- * A loop computing `o[i] = expr` that returns how many elements met `bad` (0 when `bad` is
- * omitted). A kernel with a fast form that differs from the exact one on rare inputs (NaN,
- * -Infinity) counts them and reruns the exact form only when there were any.
- */
-function unaryLoop(expr: string, bad?: string): UnaryLoop {
-  return new Function(
-    "x",
-    "o",
-    "n",
-    "p",
-    `"use strict"; let bad = 0;
-    for (let i = 0; i < n; i++) { const v = x[i]; const r = ${expr}; o[i] = r; ${
-      bad ? `bad += +(${bad});` : ""
-    } }
-    return bad;`,
-  ) as UnaryLoop;
-}
-
-interface UnarySpec {
-  /** The exact expression of `v` (and the attribute `p`). */
-  expr: string;
-  /** Name of the scalar attribute read into `p`. */
-  attr?: string;
-  /** Faster expression that may differ from `expr` only where `bad` (of `v`, `r`) holds. */
-  fast?: string;
-  bad?: string;
-  /** Use the fast form only when `p` equals this. */
-  fastWhenP?: number;
-}
-
 function unaryKernel(name: string, spec: UnarySpec): Kernel {
-  const exact = unaryLoop(spec.expr);
-  const fast = spec.fast ? unaryLoop(spec.fast, spec.bad) : null;
+  const id = UNARY_NAMES.indexOf(name);
   return (args) => {
     const backend = args.backend as MathBackendCPU;
     const { x } = args.inputs;
@@ -75,54 +53,14 @@ function unaryKernel(name: string, spec: UnarySpec): Kernel {
     if (!xv) return cpuKernel(name, args);
     const p = spec.attr ? Number((args.attrs as Attrs)[spec.attr]) : 0;
     const out = allocF32(backend, xv.length);
-    if (fast && (spec.fastWhenP === undefined || p === spec.fastWhenP)) {
-      if (fast(xv, out, xv.length, p) > 0) exact(xv, out, xv.length, p);
-    } else exact(xv, out, xv.length, p);
+    const fast = spec.fast && (spec.fastWhenP === undefined || p === spec.fastWhenP) ? 1 : 0;
+    parallelRun(TASK.unary, [xv, out], [id, p, xv.length, fast], chunksFor(xv.length));
     return backend.makeTensorInfo(x.shape, "float32", out);
   };
 }
 
-const UNARY: Record<string, UnarySpec> = {
-  // Branch-free fast forms: V8 compiles `Math.max` and `?:` to branches, which mispredict on the
-  // random signs of activations (10x slower). Where the fast form is not exact (relu(-Infinity)
-  // is NaN, step(NaN) is 0) those inputs are counted and the exact loop reruns.
-  Relu: { expr: "Math.max(0, v)", fast: "+(v > 0) * v + 0", bad: "r !== r" },
-  Relu6: { expr: "Math.min(Math.max(0, v), 6)" },
-  Step: {
-    expr: "v !== v ? NaN : (v > 0 ? 1 : p)",
-    attr: "alpha",
-    fast: "+(v > 0)",
-    bad: "v !== v",
-    fastWhenP: 0,
-  },
-  LeakyRelu: { expr: "v < 0 ? p * v : v", attr: "alpha" },
-  Elu: { expr: "v >= 0 ? v : Math.exp(v) - 1" },
-  Sqrt: { expr: "Math.sqrt(v)" },
-  Rsqrt: { expr: "1 / Math.sqrt(v)" },
-  Square: { expr: "v * v" },
-  Exp: { expr: "Math.exp(v)" },
-  Expm1: { expr: "Math.expm1(v)" },
-  Log: { expr: "Math.log(v)" },
-  Log1p: { expr: "Math.log1p(v)" },
-  Tanh: { expr: "Math.tanh(v)" },
-  Sigmoid: { expr: "1 / (1 + Math.exp(-v))" },
-  Neg: { expr: "-v" },
-  Abs: { expr: "Math.abs(v)" },
-  Reciprocal: { expr: "1 / v" },
-};
-
 // ---------------------------------------------------------------------------------------------
 // Fused gradients (kernels of the native backend only; see native_gradients.ts).
-
-const reluGradFast = new Function(
-  "dy",
-  "x",
-  "o",
-  "n",
-  `"use strict"; let bad = 0;
-  for (let i = 0; i < n; i++) { const v = x[i]; o[i] = dy[i] * +(v > 0); bad += +(v !== v); }
-  return bad;`,
-) as (dy: Float32Array, x: Float32Array, o: Float32Array, n: number) => number;
 
 /**
  * `NativeReluGrad`: `dy * step(x)` in one pass (the Relu gradient tfjs builds from Step, Cast
@@ -137,12 +75,7 @@ const reluGradKernel: Kernel = (args) => {
   }
   const n = xv.length;
   const out = allocF32(backend, n);
-  if (reluGradFast(dyv, xv, out, n) > 0) {
-    for (let i = 0; i < n; i++) {
-      const v = xv[i];
-      out[i] = dyv[i] * (v !== v ? NaN : v > 0 ? 1 : 0);
-    }
-  }
+  parallelRun(TASK.reluGrad, [dyv, xv, out], [n], chunksFor(n));
   return backend.makeTensorInfo(x.shape, "float32", out);
 };
 
@@ -205,46 +138,7 @@ export function broadcastPlan(aShape: number[], bShape: number[]): BroadcastPlan
   };
 }
 
-type BinaryLoop = (
-  a: ArrayLike<number>,
-  b: ArrayLike<number>,
-  o: Float32Array | Uint8Array,
-  n: number[],
-  sa: number[],
-  sb: number[],
-) => void;
-
-const binaryLoops = new Map<string, BinaryLoop>();
-
-function binaryLoop(expr: string, innerA: number, innerB: number): BinaryLoop {
-  const kind = (s: number) => (s === 0 ? 0 : s === 1 ? 1 : 2);
-  const ka = kind(innerA), kb = kind(innerB);
-  const key = `${expr}|${ka}|${kb}`;
-  let loop = binaryLoops.get(key);
-  if (loop) return loop;
-  const read = (arr: string, k: number) =>
-    k === 0 ? `${arr}v` : k === 1 ? `${arr}[${arr}o + l]` : `${arr}[${arr}o + l * s${arr}2]`;
-  const body = `"use strict";
-    const n0 = n[0], n1 = n[1], n2 = n[2];
-    const sa0 = sa[0], sa1 = sa[1], sa2 = sa[2], sb0 = sb[0], sb1 = sb[1], sb2 = sb[2];
-    let k = 0;
-    for (let i = 0; i < n0; i++) {
-      for (let j = 0; j < n1; j++) {
-        const ao = i * sa0 + j * sa1, bo = i * sb0 + j * sb1;
-        ${ka === 0 ? "const av = a[ao];" : ""}
-        ${kb === 0 ? "const bv = b[bo];" : ""}
-        for (let l = 0; l < n2; l++) {
-          const x = ${read("a", ka)}, y = ${read("b", kb)};
-          o[k++] = ${expr};
-        }
-      }
-    }`;
-  loop = new Function("a", "b", "o", "n", "sa", "sb", body) as BinaryLoop;
-  binaryLoops.set(key, loop);
-  return loop;
-}
-
-function binaryKernel(name: string, expr: string, outBool: boolean): Kernel {
+function binaryKernel(name: string, outBool: boolean): Kernel {
   return (args) => {
     const backend = args.backend as MathBackendCPU;
     const { a, b } = args.inputs;
@@ -260,27 +154,23 @@ function binaryKernel(name: string, expr: string, outBool: boolean): Kernel {
     const plan = av && bv ? broadcastPlan(a.shape, b.shape) : null;
     if (!plan || !av || !bv) return cpuKernel(name, args);
     const n = sizeOf(plan.outShape);
-    const out = outBool ? new Uint8Array(n) : allocF32(backend, n);
-    binaryLoop(expr, plan.sa[2], plan.sb[2])(av, bv, out, plan.n, plan.sa, plan.sb);
-    return backend.makeTensorInfo(plan.outShape, outBool ? "bool" : "float32", out);
+    const id = binaryLoopId(name, plan.sa[2], plan.sb[2]);
+    const [n0, n1, n2] = plan.n, [sa0, sa1, sa2] = plan.sa, [sb0, sb1, sb2] = plan.sb;
+    if (outBool) {
+      const out = new Uint8Array(n);
+      binaryLoopOf(id)(av, bv, out, n1, n2, sa0, sa1, sa2, sb0, sb1, sb2, 0, n0 * n1, 0, n2);
+      return backend.makeTensorInfo(plan.outShape, "bool", out);
+    }
+    const out = allocF32(backend, n);
+    parallelRun(
+      TASK.binary,
+      [av as Float32Array, bv as Float32Array, out],
+      [id, n0, n1, n2, sa0, sa1, sa2, sb0, sb1, sb2],
+      chunksFor(n),
+    );
+    return backend.makeTensorInfo(plan.outShape, "float32", out);
   };
 }
-
-const BINARY: Record<string, [string, boolean]> = {
-  Add: ["x + y", false],
-  Sub: ["x - y", false],
-  Multiply: ["x * y", false],
-  RealDiv: ["x / y", false],
-  Maximum: ["Math.max(x, y)", false],
-  Minimum: ["Math.min(x, y)", false],
-  SquaredDifference: ["(x - y) * (x - y)", false],
-  Equal: ["x === y ? 1 : 0", true],
-  NotEqual: ["x !== y ? 1 : 0", true],
-  Greater: ["x > y ? 1 : 0", true],
-  GreaterEqual: ["x >= y ? 1 : 0", true],
-  Less: ["x < y ? 1 : 0", true],
-  LessEqual: ["x <= y ? 1 : 0", true],
-};
 
 // ---------------------------------------------------------------------------------------------
 // Reductions over one contiguous run of axes: x viewed as [outer, reduce, inner].
@@ -315,42 +205,11 @@ function reduceKernel(name: string, op: ReduceOp): Kernel {
       out.fill(op === "mean" ? NaN : 0);
       return backend.makeTensorInfo(shape, "float32", out);
     }
-    if (op === "sum" || op === "mean") {
-      const scale = op === "mean" ? 1 / red : 1;
-      if (inner === 1) {
-        for (let o = 0; o < outer; o++) {
-          let s = 0;
-          const base = o * red;
-          for (let r = 0; r < red; r++) s += xv[base + r];
-          out[o] = op === "mean" ? s / red : s;
-        }
-      } else {
-        const acc = new Float64Array(inner);
-        for (let o = 0; o < outer; o++) {
-          acc.fill(0);
-          let base = o * red * inner;
-          for (let r = 0; r < red; r++, base += inner) {
-            for (let i = 0; i < inner; i++) acc[i] += xv[base + i];
-          }
-          const ob = o * inner;
-          if (op === "mean") { for (let i = 0; i < inner; i++) out[ob + i] = acc[i] / red; }
-          else for (let i = 0; i < inner; i++) out[ob + i] = acc[i] * scale;
-        }
-      }
-    } else {
-      const isMax = op === "max";
-      for (let o = 0; o < outer; o++) {
-        const base = o * red * inner, ob = o * inner;
-        for (let i = 0; i < inner; i++) out[ob + i] = xv[base + i];
-        for (let r = 1; r < red; r++) {
-          const rb = base + r * inner;
-          for (let i = 0; i < inner; i++) {
-            const v = xv[rb + i], m = out[ob + i];
-            if (v !== v || (isMax ? v > m : v < m)) out[ob + i] = v;
-          }
-        }
-      }
-    }
+    // Split the outputs (never a sum): over `outer` when it is large enough, else over `inner`
+    // when each chunk keeps long contiguous runs; otherwise one thread.
+    let chunks = chunksFor(xv.length);
+    if (outer < chunks) chunks = inner >= 256 * chunks ? chunks : 1;
+    parallelRun(TASK.reduce, [xv, out], [REDUCE_OP[op], outer, red, inner], chunks);
     return backend.makeTensorInfo(shape, "float32", out);
   };
 }
@@ -376,17 +235,29 @@ function poolInfo(xShape: number[], attrs: Attrs): tf.backend_util.Conv2DInfo | 
   return info;
 }
 
-let poolScratch = new Float32Array(0);
+function poolParams(info: tf.backend_util.Conv2DInfo): number[] {
+  return [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+  ];
+}
 
-function poolScratchOf(n: number): Float32Array {
-  if (poolScratch.length < n) poolScratch = new Float32Array(n);
-  return poolScratch;
+/** Chunks of a pooling job over `n` images touching `elements` values. */
+function poolChunks(n: number, elements: number): number {
+  return Math.min(n, chunksFor(elements));
 }
 
 /**
- * Average pooling, separably: first the sums over each window's columns (`t`, one row of the
- * input per output column), then over its rows. About KH + KW reads per output instead of
- * KH * KW.
+ * Average pooling, separably: first the sums over each window's columns, then over its rows
+ * (about KH + KW reads per output instead of KH * KW); split over images.
  */
 const avgPoolKernel: Kernel = (args) => {
   const backend = args.backend as MathBackendCPU;
@@ -394,48 +265,15 @@ const avgPoolKernel: Kernel = (args) => {
   const xv = f32(backend, x);
   const info = xv ? poolInfo(x.shape, args.attrs as Attrs) : null;
   if (!info || !xv) return cpuKernel("AvgPool", args);
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } =
-    info;
-  const KH = info.filterHeight,
-    KW = info.filterWidth,
-    sh = info.strideHeight,
-    sw = info.strideWidth;
+  const { batchSize: N, outHeight: OH, outWidth: OW, inChannels: C } = info;
   const out = allocF32(backend, N * OH * OW * C);
-  const scale = 1 / (KH * KW);
-  // t[n, ih, ow, c] = sum over kw of x[n, ih, ow * sw + kw, c], only for rows some window uses.
-  const t = poolScratchOf(H * OW * C);
-  for (let n = 0; n < N; n++) {
-    for (let ih = 0; ih < H; ih++) {
-      const xRow = ((n * H + ih) * W) * C, tRow = ih * OW * C;
-      for (let ow = 0; ow < OW; ow++) {
-        const d = tRow + ow * C;
-        let src = xRow + ow * sw * C;
-        for (let c = 0; c < C; c++) t[d + c] = xv[src + c];
-        for (let kw = 1; kw < KW; kw++) {
-          src += C;
-          for (let c = 0; c < C; c++) t[d + c] += xv[src + c];
-        }
-      }
-    }
-    const rowLen = OW * C;
-    for (let oh = 0; oh < OH; oh++) {
-      const o = ((n * OH + oh) * OW) * C;
-      let src = oh * sh * rowLen;
-      for (let i = 0; i < rowLen; i++) out[o + i] = t[src + i];
-      for (let kh = 1; kh < KH; kh++) {
-        src += rowLen;
-        for (let i = 0; i < rowLen; i++) out[o + i] += t[src + i];
-      }
-      for (let i = 0; i < rowLen; i++) out[o + i] *= scale;
-    }
-  }
+  parallelRun(TASK.avgPool, [xv, out], poolParams(info), poolChunks(N, xv.length));
   return backend.makeTensorInfo([N, OH, OW, C], "float32", out);
 };
 
 /**
- * The gradient of average pooling, separably: `t[n, oh, iw]` sums the outputs of row `oh` whose
- * windows cover column `iw`; `dx[n, ih, iw]` sums `t` over the rows whose windows cover `ih`.
- * Every element of `dx` is written once (no zero fill, no scattered accumulation).
+ * The gradient of average pooling, separably (every element of `dx` is written once, no zero
+ * fill, no scattered accumulation); split over images.
  */
 const avgPoolGradKernel: Kernel = (args) => {
   const backend = args.backend as MathBackendCPU;
@@ -443,56 +281,9 @@ const avgPoolGradKernel: Kernel = (args) => {
   const dyv = f32(backend, dy);
   const info = dyv && input.dtype === "float32" ? poolInfo(input.shape, args.attrs as Attrs) : null;
   if (!info || !dyv) return cpuKernel("AvgPoolGrad", args);
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } =
-    info;
-  const KH = info.filterHeight,
-    KW = info.filterWidth,
-    sh = info.strideHeight,
-    sw = info.strideWidth;
-  const dx = allocF32(backend, N * H * W * C);
-  const scale = 1 / (KH * KW);
-  // Output index range [lo, hi] whose windows (stride s, size k) cover input index i.
-  const cover = (i: number, s: number, k: number, count: number): [number, number] => [
-    Math.max(0, Math.ceil((i - k + 1) / s)),
-    Math.min(count - 1, Math.floor(i / s)),
-  ];
-  const colLo = new Int32Array(W), colHi = new Int32Array(W);
-  for (let iw = 0; iw < W; iw++) [colLo[iw], colHi[iw]] = cover(iw, sw, KW, OW);
-  const t = poolScratchOf(OH * W * C);
-  const rowLen = W * C;
-  for (let n = 0; n < N; n++) {
-    for (let oh = 0; oh < OH; oh++) {
-      const dyRow = ((n * OH + oh) * OW) * C, tRow = oh * rowLen;
-      for (let iw = 0; iw < W; iw++) {
-        const d = tRow + iw * C, lo = colLo[iw], hi = colHi[iw];
-        if (lo > hi) {
-          for (let c = 0; c < C; c++) t[d + c] = 0;
-          continue;
-        }
-        let src = dyRow + lo * C;
-        for (let c = 0; c < C; c++) t[d + c] = dyv[src + c];
-        for (let ow = lo + 1; ow <= hi; ow++) {
-          src += C;
-          for (let c = 0; c < C; c++) t[d + c] += dyv[src + c];
-        }
-      }
-    }
-    for (let ih = 0; ih < H; ih++) {
-      const [lo, hi] = cover(ih, sh, KH, OH);
-      const o = ((n * H + ih) * W) * C;
-      if (lo > hi) {
-        dx.fill(0, o, o + rowLen);
-        continue;
-      }
-      let src = lo * rowLen;
-      for (let i = 0; i < rowLen; i++) dx[o + i] = t[src + i];
-      for (let oh = lo + 1; oh <= hi; oh++) {
-        src += rowLen;
-        for (let i = 0; i < rowLen; i++) dx[o + i] += t[src + i];
-      }
-      for (let i = 0; i < rowLen; i++) dx[o + i] *= scale;
-    }
-  }
+  const n = sizeOf(input.shape);
+  const dx = allocF32(backend, n);
+  parallelRun(TASK.avgPoolGrad, [dyv, dx], poolParams(info), poolChunks(info.batchSize, n));
   return backend.makeTensorInfo(input.shape, "float32", dx);
 };
 
@@ -641,10 +432,10 @@ const castKernel: Kernel = (args) => {
 /** The JavaScript kernel functions, by tfjs kernel name. */
 export const FAST_KERNELS: Record<string, Kernel> = {
   ...Object.fromEntries(
-    Object.entries(UNARY).map(([name, spec]) => [name, unaryKernel(name, spec)]),
+    Object.entries(UNARY_SPECS).map(([name, spec]) => [name, unaryKernel(name, spec)]),
   ),
   ...Object.fromEntries(
-    Object.entries(BINARY).map(([name, [expr, bool]]) => [name, binaryKernel(name, expr, bool)]),
+    BINARY_NAMES.map((name) => [name, binaryKernel(name, BINARY_SPECS[name][1])]),
   ),
   Sum: reduceKernel("Sum", "sum"),
   Mean: reduceKernel("Mean", "mean"),

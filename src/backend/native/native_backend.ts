@@ -14,13 +14,19 @@ import { bindSgemm, sgemm } from "./gemm.ts";
 import { PooledCpuBackend } from "./pooled_cpu_backend.ts";
 import { installNativeGradients, NATIVE_ONLY_KERNELS } from "./native_gradients.ts";
 import { adamL2Kernel } from "./adam_kernel.ts";
+import { activeThreads, setActiveThreads, startedWorkers, startWorkers } from "./thread_pool.ts";
 
 /** The tfjs backend name this module registers. */
 export const NATIVE_BACKEND_NAME = "native";
 
 /** Options of {@linkcode loadNativeBackend}. */
 export interface NativeLoadOptions {
-  /** BLAS threads; default env `AMDIM_NATIVE_THREADS`, else `navigator.hardwareConcurrency`. */
+  /**
+   * Threads; default env `AMDIM_NATIVE_THREADS`, else `navigator.hardwareConcurrency`. With more
+   * than one, `threads - 1` helper workers run parts of the large kernels (GEMMs included, each
+   * thread calling a one-thread BLAS); with env `AMDIM_NATIVE_WORKERS=0`, or where workers cannot
+   * start, the BLAS library's own threads are used instead (GEMMs only).
+   */
   threads?: number;
   /** One library path to use instead of searching (default env `AMDIM_BLAS_LIB`). */
   library?: string;
@@ -30,7 +36,17 @@ export interface NativeLoadOptions {
 
 /** What {@linkcode loadNativeBackend} returns. */
 export type NativeLoadResult =
-  | { ok: true; info: { library: string; version: string; threads: number } }
+  | {
+    ok: true;
+    info: {
+      library: string;
+      version: string;
+      /** Threads in effect: the kernel threads (main + workers), else BLAS's own threads. */
+      threads: number;
+      /** Helper workers running the parallel kernels (0: BLAS threads only). */
+      workers: number;
+    };
+  }
   | { ok: false; reason: string; hint: string };
 
 let loaded: BlasLibrary | null = null;
@@ -137,8 +153,33 @@ export async function loadNativeBackend(opts: NativeLoadOptions = {}): Promise<N
     }
     registerKernels();
   }
-  const threads = loaded.setThreads(threadsWanted(opts.threads));
-  return { ok: true, info: { library: loaded.path, version: loaded.version, threads } };
+  const wanted = threadsWanted(opts.threads);
+  if (wanted > 1 && workersAllowed()) await startWorkers(wanted - 1, loaded.path);
+  let threads: number;
+  if (wanted > 1 && startedWorkers() > 0 && workersAllowed()) {
+    loaded.setThreads(1);
+    threads = setActiveThreads(wanted);
+  } else {
+    setActiveThreads(1);
+    threads = loaded.setThreads(wanted);
+  }
+  return {
+    ok: true,
+    info: {
+      library: loaded.path,
+      version: loaded.version,
+      threads,
+      workers: activeThreads() - 1,
+    },
+  };
+}
+
+function workersAllowed(): boolean {
+  try {
+    return Deno.env.get("AMDIM_NATIVE_WORKERS") !== "0";
+  } catch {
+    return true;
+  }
 }
 
 /** Pool cap: env `AMDIM_NATIVE_POOL_MB`, else 1/8 of system memory, at most 2 GiB. */
@@ -160,7 +201,11 @@ function poolBytes(): number {
   return Math.min(2 * 2 ** 30, total / 8);
 }
 
-/** The BLAS thread count now in effect, or 0 when the backend is not loaded. */
+/**
+ * The thread count now in effect (kernel threads when helper workers run, else BLAS threads), or
+ * 0 when the backend is not loaded.
+ */
 export function nativeThreads(): number {
-  return loaded ? loaded.threads() : 0;
+  if (!loaded) return 0;
+  return activeThreads() > 1 ? activeThreads() : loaded.threads();
 }

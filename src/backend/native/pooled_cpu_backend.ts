@@ -8,12 +8,14 @@
  * (never arrays a user passed to `tf.tensor`); a buffer is recycled only when every tensor that
  * refers to it (including views made by `subarray`) has been disposed; and `readSync`/`read`
  * return copies of pooled buffers, so values returned by `dataSync()` never change afterwards.
- * The pool is capped in bytes ({@linkcode PooledCpuBackend.maxPoolBytes}).
+ * The pool is capped in bytes ({@linkcode PooledCpuBackend.maxPoolBytes}). While the backend's
+ * helper threads run, new buffers are `SharedArrayBuffer`-backed so the threads can share them.
  *
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import { registerShared, startedWorkers } from "./thread_pool.ts";
 
 /** Buffers smaller than this many floats are left to the JavaScript allocator. */
 export const MIN_POOLED_FLOATS = 4096;
@@ -55,8 +57,12 @@ export class PooledCpuBackend extends MathBackendCPU {
       this.stats.reused++;
       return reused;
     }
-    const fresh = new Float32Array(n);
+    // In shared memory once helper threads exist, so they can compute parts of kernels on it.
+    const fresh = startedWorkers() > 0
+      ? new Float32Array(new SharedArrayBuffer(n * 4))
+      : new Float32Array(n);
     this.owned.set(fresh.buffer, { refs: 0 });
+    if (fresh.buffer instanceof SharedArrayBuffer) registerShared(fresh.buffer);
     this.stats.allocated++;
     return fresh;
   }
