@@ -12,7 +12,7 @@ import {
 
 // One uninterrupted reference run, shared by the tests below.
 const root = await Deno.makeTempDir({ prefix: "bench-run-test-" });
-let reference: { dir: string; record: Record<string, unknown> } | undefined;
+let reference: { dir: string; record: Record<string, unknown>; stdout: string } | undefined;
 
 async function referenceRun() {
   if (reference) return reference;
@@ -20,14 +20,18 @@ async function referenceRun() {
   const r = await runBench(tinyArgs(results));
   assertEquals(r.code, 0, r.stderr);
   const dir = await onlyRun(results);
-  reference = { dir, record: JSON.parse(await Deno.readTextFile(join(dir, "record.json"))) };
+  reference = {
+    dir,
+    record: JSON.parse(await Deno.readTextFile(join(dir, "record.json"))),
+    stdout: r.stdout,
+  };
   return reference;
 }
 
 const bytes = (path: string) => Deno.readFile(path);
 
-Deno.test("bench: smoke end to end writes a complete record, metrics and tables", async () => {
-  const { dir, record } = await referenceRun();
+Deno.test("bench: smoke end to end writes a complete record, metrics, tables and leaderboard", async () => {
+  const { dir, record, stdout } = await referenceRun();
   assertEquals(record.status, "complete");
   const metrics = record.metrics as Record<string, { last: number; bestVal?: number }>;
   for (
@@ -47,6 +51,9 @@ Deno.test("bench: smoke end to end writes a complete record, metrics and tables"
     await Deno.readTextFile(join(results, "RESULTS.md")),
     record.runId as string,
   );
+  const board = join(results, "leaderboard", "index.html");
+  assertStringIncludes(stdout, `leaderboard: ${board}`);
+  assertStringIncludes(await Deno.readTextFile(board), record.runId as string);
   const last = await readCheckpoint(join(dir, "checkpoints", "last.safetensors"));
   assertEquals([last.meta.step, last.meta.status], [6, "final"]);
   assertEquals(

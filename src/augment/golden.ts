@@ -225,7 +225,7 @@ export function parseGoldenFile(json: unknown, path: string): GoldenFile {
  *
  * @example
  * ```ts
- * const file = await readGoldenFile("/work/shared/golden/augment-cases.json");
+ * const file = await readGoldenFile("../shared/golden/augment-cases.json");
  * ```
  */
 export async function readGoldenFile(path: string): Promise<GoldenFile> {

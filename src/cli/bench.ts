@@ -23,6 +23,7 @@ import { verifyDataset } from "../data/verify.ts";
 import { findRecordFiles, readRecord } from "../report/record.ts";
 import type { RunRecord } from "../report/record_types.ts";
 import { writeReport } from "../report/tables.ts";
+import { refreshLeaderboard } from "../leaderboard/build.ts";
 import type { BaselineName } from "../eval/run_protocols.ts";
 import { openSpecData, requestedBaselines, runBenchmark } from "../train/run_benchmark.ts";
 import { trainingLength } from "../train/pretrain.ts";
@@ -328,6 +329,17 @@ if (import.meta.main) {
           console.log(`tables: ${report.files.join(", ")} (${report.records} records)`);
         } catch (error) {
           console.error(`tables not refreshed: ${error instanceof Error ? error.message : error}`);
+          code = 1;
+        }
+        try {
+          const board = await refreshLeaderboard(resultsDir);
+          console.log(
+            `leaderboard: ${board.html} (${board.accepted} verified, ${board.rejected} rejected)`,
+          );
+        } catch (error) {
+          console.error(
+            `leaderboard not refreshed: ${error instanceof Error ? error.message : error}`,
+          );
           code = 1;
         }
         if (stop.requested) break;

@@ -17,7 +17,7 @@ const USAGE = "usage: deno task verify-augment <file.json> [--json]";
  *
  * @example
  * ```ts
- * const code = await verifyAugment(["/work/shared/golden/augment-cases.json"]);
+ * const code = await verifyAugment(["../shared/golden/augment-cases.json"]);
  * ```
  */
 export async function verifyAugment(argv: readonly string[]): Promise<number> {

@@ -39,7 +39,6 @@ import { Rng } from "../util/rng.ts";
 import { BenchError } from "../util/errors.ts";
 import { AdamL2, type AdamL2Config, type OptimizerTensor } from "./optimizer.ts";
 import { learningRate, type LrScheduleConfig } from "./schedule.ts";
-import { ensureWasmTrainingKernels } from "./wasm_training_kernels.ts";
 
 /** An NHWC float32 batch: a tensor, or host data with its shape. */
 export type ImageBatch = tf.Tensor4D | {
@@ -194,7 +193,6 @@ export function createTrainer(options: TrainerOptions): Trainer {
   const varList = named.map((p) => p.variable);
 
   const trainStep = (batch: TrainBatch): TrainStepResult => {
-    if (tf.getBackend() === "wasm") ensureWasmTrainingKernels();
     const step = optimizer.step;
     const lr = learningRate(schedule, step, batch.epoch);
     const a = toTensor(batch.x1, "x1");

@@ -8,7 +8,10 @@ import { type ImageU8, makeImage } from "../../src/augment/image.ts";
 import { syntheticImages } from "../../src/augment/perf_data.ts";
 
 /** The shared golden parity file. */
-export const GOLDEN_AUGMENT_PATH = "/work/shared/golden/augment-cases.json";
+export const GOLDEN_AUGMENT_PATH = new URL(
+  "../../../shared/golden/augment-cases.json",
+  import.meta.url,
+).pathname;
 
 /** One seeded synthetic image. */
 export function testImage(seed: number, height: number, width: number, channels = 3): ImageU8 {
