@@ -138,6 +138,7 @@ export async function runOnnxBenchmark(
     const data = await openSpecData(spec, { dataDir: options.dataDir });
     ({ train, test } = data);
     pool = options.workers ? new AugmentPool(options.workers) : undefined;
+    const code = await captureCode();
     const { runId, dir: runDir } = await createRunDir(
       join(resultsDir, "runs"),
       makeRunId(spec.id, loaded.hash, new Date()),
@@ -210,7 +211,7 @@ export async function runOnnxBenchmark(
       comparableHash: comparableHash(spec),
       overrides,
       datasetHashes: data.hashes,
-      code: await captureCode(),
+      code,
       environment,
       seeds: { pretrain: spec.pretrain.seed, augment: spec.augment.seed },
       phases: {

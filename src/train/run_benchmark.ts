@@ -156,6 +156,8 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<RunBen
   const progress = options.progress ?? (() => {});
   const resultsDir = resolve(options.resultsDir ?? "results");
   const runsDir = join(resultsDir, "runs");
+  // The code that runs is the code at the start: capture it before anything can change it.
+  const code = await captureCode();
 
   // 1. The spec, the run folder.
   let saved: SavedSpec;
@@ -260,7 +262,7 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<RunBen
       comparableHash: comparableHash(spec),
       overrides: saved.overrides,
       datasetHashes: hashes,
-      code: await captureCode(),
+      code,
       environment: await captureEnvironment(options.backend),
       seeds: { pretrain: spec.pretrain.seed, augment: spec.augment.seed },
       phases: {
