@@ -1,4 +1,9 @@
-import { assertEquals, assertMatch, assertStringIncludes } from "../src/testing/asserts.ts";
+import {
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStringIncludes,
+} from "../src/testing/asserts.ts";
 import { summaryTable } from "../src/cli/bench.ts";
 import type { RunRecord } from "../src/report/record_types.ts";
 import { runBench } from "./helpers/bench_cli.ts";
@@ -59,4 +64,30 @@ Deno.test("bench: summary table shows last, bestVal, published and delta", () =>
     /linear-probe\.top1 +80\.00% +81\.00% +90\.00% \(protocol differs\) +-10\.00 pt/,
   );
   assertStringIncludes(t, "baseline random-init/linear-probe.top1");
+});
+
+Deno.test("bench data: a missing downloadable dataset is fetched once, then opened", async () => {
+  const { openOrFetch } = await import("../src/train/run_benchmark.ts");
+  const { BenchError } = await import("../src/util/errors.ts");
+  let installed = false;
+  let fetches = 0;
+  const open = () =>
+    installed
+      ? Promise.resolve("opened")
+      : Promise.reject(new BenchError("data_missing", "dataset is not installed"));
+  const fetchData = () => {
+    fetches++;
+    installed = true;
+    return Promise.resolve();
+  };
+  assertEquals(await openOrFetch("fashion-mnist", open, fetchData), "opened");
+  assertEquals(fetches, 1);
+  // Not downloadable (ImageNet): the missing-data error reaches the user, nothing is fetched.
+  installed = false;
+  await assertRejects(() => openOrFetch("imagenet", open, fetchData), BenchError, "not installed");
+  assertEquals(fetches, 1);
+  // Other errors are never answered with a download.
+  const corrupt = () => Promise.reject(new BenchError("data_corrupt", "bad file"));
+  await assertRejects(() => openOrFetch("cifar10", corrupt, fetchData), BenchError, "bad file");
+  assertEquals(fetches, 1);
 });

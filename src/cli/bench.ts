@@ -122,7 +122,10 @@ async function dryRun(
   for (const n of report.notes) console.log(`  note: ${n}`);
   let trainSize: number | null = null;
   try {
-    const { train, test } = await openSpecData(spec, { dataDir: opts.dataDir });
+    const { train, test } = await openSpecData(spec, {
+      dataDir: opts.dataDir,
+      download: false,
+    });
     trainSize = train.length;
     console.log(
       `  pins: ${Object.keys(spec.dataset.pins).length} checked, all match; ` +

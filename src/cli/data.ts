@@ -18,7 +18,7 @@ import { getDataset } from "../data/get.ts";
 import { verifyDataset } from "../data/verify.ts";
 import { locateDataset } from "../data/locate.ts";
 import { readLocalPins } from "../data/pins.ts";
-import { formatBytes, ProgressBar } from "../data/progress.ts";
+import { formatBytes, stderrDownloadProgress } from "../data/progress.ts";
 import type { DownloadProgress } from "../data/download.ts";
 
 const USAGE =
@@ -30,27 +30,6 @@ const USAGE =
   list          datasets and their status
 data folder: --data-dir, then $AMDIM_DATA_DIR, then $XDG_CACHE_HOME/amdim-bench or ~/.cache/amdim-bench
 mirror: --url-base URL or $AMDIM_DATA_URL_BASE (files are fetched from URL/<file name>)`;
-
-function progressFor(name: string): DownloadProgress {
-  let bar: ProgressBar | null = null;
-  return {
-    start(offset, total) {
-      bar = new ProgressBar(name, total);
-      bar.resumeAt(offset);
-      if (offset > 0) console.error(`resuming ${name} at ${formatBytes(offset)}`);
-    },
-    update(bytes) {
-      bar?.update(bytes);
-    },
-    finish() {
-      bar?.finish();
-      bar = null;
-    },
-    note(message) {
-      console.error(message);
-    },
-  };
-}
 
 /** Runs the `data` command; returns the exit code. */
 export async function dataCommand(argv: string[]): Promise<number> {
@@ -93,7 +72,7 @@ export async function dataCommand(argv: string[]): Promise<number> {
           urlBase,
           manifest,
           removeArchive: flags["remove-archive"] === true,
-          progress: progressFor,
+          progress: stderrDownloadProgress,
           log: (line) => console.error(line),
         });
         if (r.pinsRecorded.length > 0) {

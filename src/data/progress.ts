@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { DownloadProgress } from "./download.ts";
 
 /**
  * Formats a byte count with binary units, e.g. `162.2 MiB`.
@@ -135,4 +136,34 @@ export class ProgressBar {
     if (this.#tty) this.#write(`\r${this.line()}\x1b[K\n`);
     else if (this.#total === null || this.#lastStep < 10) this.#write(this.line() + "\n");
   }
+}
+
+/**
+ * A {@linkcode DownloadProgress} that draws a {@linkcode ProgressBar} per file on stderr and
+ * prints notes (retries, resumes) as lines.
+ *
+ * @example
+ * ```ts
+ * await getDataset("cifar10", { progress: stderrDownloadProgress });
+ * ```
+ */
+export function stderrDownloadProgress(name: string): DownloadProgress {
+  let bar: ProgressBar | null = null;
+  return {
+    start(offset, total) {
+      bar = new ProgressBar(name, total);
+      bar.resumeAt(offset);
+      if (offset > 0) console.error(`resuming ${name} at ${formatBytes(offset)}`);
+    },
+    update(bytes) {
+      bar?.update(bytes);
+    },
+    finish() {
+      bar?.finish();
+      bar = null;
+    },
+    note(message) {
+      console.error(message);
+    },
+  };
 }

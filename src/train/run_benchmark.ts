@@ -14,6 +14,8 @@
 import { basename, join, resolve } from "node:path";
 import { AugmentPool } from "../augment/pipeline.ts";
 import { openDataset } from "../data/open_dataset.ts";
+import { getDataset } from "../data/get.ts";
+import { stderrDownloadProgress } from "../data/progress.ts";
 import { datasetFingerprint } from "../data/fingerprint.ts";
 import type { ImageDataset } from "../data/types.ts";
 import { FeatureCache } from "../eval/features.ts";
@@ -86,26 +88,76 @@ interface SavedSpec {
   startedAt: string;
 }
 
+/** Datasets `deno task bench` downloads itself when they are not installed. */
+export const DOWNLOADABLE_DATASETS: readonly string[] = [
+  "fashion-mnist",
+  "cifar10",
+  "cifar100",
+  "stl10",
+];
+
 /**
- * Opens the spec's train and test splits and checks every file pinned in `dataset.pins` against
- * the sha256 of the files actually read; returns the splits and `{file: sha256}`.
+ * Opens a split; when the dataset is not installed and can be downloaded, fetches it (verified
+ * against the manifest's checksums) and opens it again. Any other error is passed on.
  *
  * @example
  * ```ts
- * const { train, test, hashes } = await openSpecData(spec, {});
+ * const ds = await openOrFetch("fashion-mnist", () => openDataset("fashion-mnist", "train"),
+ *   () => getDataset("fashion-mnist"));
+ * ```
+ */
+export async function openOrFetch<T>(
+  id: string,
+  open: () => Promise<T>,
+  fetchData: () => Promise<unknown>,
+): Promise<T> {
+  try {
+    return await open();
+  } catch (error) {
+    if (
+      !(error instanceof BenchError) || error.code !== "data_missing" ||
+      !DOWNLOADABLE_DATASETS.includes(id)
+    ) throw error;
+    await fetchData();
+    return await open();
+  }
+}
+
+/**
+ * Opens the spec's train and test splits (downloading a missing downloadable dataset first) and
+ * checks the sha256 of every file the spec pins.
+ *
+ * @example
+ * ```ts
+ * const { train, test, hashes } = await openSpecData(spec, { dataDir: undefined });
  * ```
  */
 export async function openSpecData(
   spec: Spec,
-  opts: { dataDir?: string },
+  opts: {
+    dataDir?: string;
+    urlBase?: string;
+    /** Download a missing downloadable dataset (default true). */
+    download?: boolean;
+    log?: (line: string) => void;
+  },
 ): Promise<{ train: ImageDataset; test: ImageDataset; hashes: Record<string, string> }> {
   const d = spec.dataset;
   const synthetic = d.synthetic ?? undefined;
-  const train = await openDataset(d.id, d.trainSplit, {
-    dataDir: opts.dataDir,
-    limit: d.limitTrain,
-    synthetic,
-  });
+  const train = await openOrFetch(
+    opts.download === false ? "" : d.id,
+    () =>
+      openDataset(d.id, d.trainSplit, { dataDir: opts.dataDir, limit: d.limitTrain, synthetic }),
+    () => {
+      opts.log?.(`dataset ${d.id} is not installed: downloading it (deno task data get ${d.id})`);
+      return getDataset(d.id, {
+        dataDir: opts.dataDir,
+        urlBase: opts.urlBase,
+        progress: stderrDownloadProgress,
+        log: opts.log,
+      });
+    },
+  );
   const test = await openDataset(d.id, d.testSplit, { dataDir: opts.dataDir, synthetic });
   const hashes = { ...await datasetFingerprint(train), ...await datasetFingerprint(test) };
   for (const [file, pin] of Object.entries(d.pins)) {
@@ -218,7 +270,10 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<RunBen
   progress(`run ${runId} (${spec.id}, spec ${saved.specHash.slice(0, 12)}) -> ${runDir}`);
 
   // 2. Data, verified against the pins.
-  const { train, test, hashes } = await openSpecData(spec, { dataDir: options.dataDir });
+  const { train, test, hashes } = await openSpecData(spec, {
+    dataDir: options.dataDir,
+    log: progress,
+  });
   const pool = options.workers ? new AugmentPool(options.workers) : undefined;
   const finishedRecord = async (record: RunRecord) => {
     if (previousStatus !== null) {
