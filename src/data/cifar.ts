@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { BenchError } from "../util/errors.ts";
 import type { DatasetEntry } from "./manifest.ts";
 import type { ImageDataset } from "./types.ts";
-import { checkIndices, requireFile } from "./read_util.ts";
+import { checkIndices, requireFile, splitEntryOf } from "./read_util.ts";
 
 /**
  * Converts one planar (CHW) image to HWC into `out` at `outOffset`.
@@ -49,13 +49,7 @@ export async function openCifarBinary(
   entry: DatasetEntry,
   root: string,
 ): Promise<ImageDataset> {
-  const splitEntry = entry.splits[split];
-  if (!splitEntry) {
-    throw new BenchError("split_unknown", `dataset ${id} has no split '${split}'`, {
-      location: `${id}/${split}`,
-      hint: `splits: ${Object.keys(entry.splits).join(", ")}`,
-    });
-  }
+  const splitEntry = splitEntryOf(id, split, entry);
   const record = entry.record!;
   const h = entry.height!, w = entry.width!, c = entry.channels!;
   const pixels = h * w * c;

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { BenchError } from "../util/errors.ts";
 import type { DatasetEntry } from "./manifest.ts";
 import type { ImageDataset } from "./types.ts";
-import { checkIndices, requireFile } from "./read_util.ts";
+import { checkIndices, requireFile, splitEntryOf } from "./read_util.ts";
 
 /** A parsed idx array. */
 export interface IdxArray {
@@ -79,13 +79,7 @@ export async function openIdxGzip(
   entry: DatasetEntry,
   root: string,
 ): Promise<ImageDataset> {
-  const splitEntry = entry.splits[split];
-  if (!splitEntry) {
-    throw new BenchError("split_unknown", `dataset ${id} has no split '${split}'`, {
-      location: `${id}/${split}`,
-      hint: `splits: ${Object.keys(entry.splits).join(", ")}`,
-    });
-  }
+  const splitEntry = splitEntryOf(id, split, entry);
   const [imagesName, labelsName] = splitEntry.files;
   const imagesPath = join(root, imagesName);
   const labelsPath = join(root, labelsName);

@@ -5,6 +5,7 @@
  * @module
  */
 import { BenchError } from "../util/errors.ts";
+import type { DatasetEntry } from "./manifest.ts";
 
 /**
  * Throws unless every index is an integer in [0, length).
@@ -91,4 +92,28 @@ export async function requireFile(path: string, hint?: string): Promise<number> 
     }
     throw error;
   }
+}
+
+/**
+ * The manifest entry of `split`; an unknown split is `BenchError("split_unknown")` listing the
+ * dataset's splits.
+ *
+ * @example
+ * ```ts
+ * const { files, length } = splitEntryOf("cifar10", "train", entry);
+ * ```
+ */
+export function splitEntryOf(
+  id: string,
+  split: string,
+  entry: DatasetEntry,
+): DatasetEntry["splits"][string] {
+  const splitEntry = entry.splits[split];
+  if (!splitEntry) {
+    throw new BenchError("split_unknown", `dataset ${id} has no split '${split}'`, {
+      location: `${id}/${split}`,
+      hint: `splits: ${Object.keys(entry.splits).join(", ")}`,
+    });
+  }
+  return splitEntry;
 }

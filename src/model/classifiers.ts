@@ -19,6 +19,7 @@ import type { Rng } from "../util/rng.ts";
 import { batchNorm, type BatchNormVariables } from "./batch_norm.ts";
 import { fanInBound, uniformInit } from "./init.ts";
 import type { NamedVariable, StateUpdate } from "./types.ts";
+import { createVariableStore } from "./variable_store.ts";
 
 /** Hidden width of the MLP head. */
 export const MLP_HIDDEN = 1024;
@@ -102,16 +103,8 @@ export function createClassifiers(options: ClassifierOptions): Classifiers {
   check("dropout", dropout >= 0 && dropout < 1, dropout, "a rate in [0, 1)");
   check("seed", Number.isSafeInteger(seed), seed, "an integer seed");
 
-  const params: NamedVariable[] = [];
-  const state: NamedVariable[] = [];
-  const byName = new Map<string, tf.Variable>();
-  const add = (list: NamedVariable[], name: string, values: Float32Array, shape: number[]) => {
-    const initial = tf.tensor(values, shape, "float32");
-    const variable = tf.variable(initial, list === params);
-    initial.dispose();
-    list.push({ name, variable });
-    byName.set(name, variable);
-  };
+  const store = createVariableStore("classifiers have", "classifiers");
+  const { params, state, add } = store;
   const dense = (name: string, nI: number, nO: number, bias: boolean) => {
     const b = fanInBound(nI);
     add(params, `${name}.weight`, uniformInit(seed, `${name}.weight`, nI * nO, b), [nI, nO]);
@@ -125,16 +118,7 @@ export function createClassifiers(options: ClassifierOptions): Classifiers {
   add(state, "mlp.bn.running_var", new Float32Array(hidden).fill(1), [hidden]);
   dense("mlp.fc2", hidden, nClasses, true);
 
-  const get = (name: string): tf.Variable => {
-    const v = byName.get(name);
-    if (v === undefined) {
-      throw new BenchError("unknown_variable", `classifiers have no variable "${name}"`, {
-        location: name,
-        hint: "names are listed in classifiers.params and classifiers.state",
-      });
-    }
-    return v;
-  };
+  const get = store.get;
   const bn: BatchNormVariables = {
     name: "mlp.bn",
     weight: get("mlp.bn.weight"),
@@ -209,7 +193,7 @@ export function createClassifiers(options: ClassifierOptions): Classifiers {
     dispose() {
       if (disposed) return;
       disposed = true;
-      for (const v of byName.values()) v.dispose();
+      store.disposeAll();
     },
   };
 }

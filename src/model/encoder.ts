@@ -12,6 +12,7 @@ import type { EncoderConfig } from "./config.ts";
 import { fanInBound, nearIdentityInit, uniformInit } from "./init.ts";
 import { type EncoderPlan, encoderPlan, type PlanLayer, type PlanModule } from "./plan.ts";
 import type { NamedVariable, StateUpdate } from "./types.ts";
+import { createVariableStore } from "./variable_store.ts";
 
 /** The three AMDIM feature maps, all `nRkhs` channels. */
 export interface EncoderOutputs {
@@ -85,33 +86,16 @@ export function createEncoder(config: EncoderConfig, seed: number): Encoder {
       hint: "pass an integer seed",
     });
   }
-  const params: NamedVariable[] = [];
-  const state: NamedVariable[] = [];
-  const byName = new Map<string, tf.Variable>();
-  const add = (list: NamedVariable[], name: string, values: Float32Array, shape: number[]) => {
-    const initial = tf.tensor(values, shape, "float32");
-    const variable = tf.variable(initial, list === params);
-    initial.dispose();
-    list.push({ name, variable });
-    byName.set(name, variable);
-  };
+  const store = createVariableStore("encoder has", "encoder");
+  const { params, state, add } = store;
   try {
     for (const l of plan.layers) createLayerVariables(l, seed, params, state, add);
   } catch (e) {
-    for (const v of byName.values()) v.dispose();
+    store.disposeAll();
     throw e;
   }
 
-  const get = (name: string): tf.Variable => {
-    const v = byName.get(name);
-    if (v === undefined) {
-      throw new BenchError("unknown_variable", `encoder has no variable "${name}"`, {
-        location: name,
-        hint: "names are listed in encoder.params and encoder.state",
-      });
-    }
-    return v;
-  };
+  const get = store.get;
   const bnVars = (l: PlanLayer): BatchNormVariables => ({
     name: l.name,
     weight: get(`${l.name}.weight`),
@@ -230,7 +214,7 @@ export function createEncoder(config: EncoderConfig, seed: number): Encoder {
     dispose() {
       if (disposed) return;
       disposed = true;
-      for (const v of byName.values()) v.dispose();
+      store.disposeAll();
     },
   };
 }

@@ -12,3 +12,4 @@ export * from "./init.ts";
 export * from "./encoder.ts";
 export * from "./classifiers.ts";
 export * from "./named_tensors.ts";
+export * from "./variable_store.ts";
