@@ -112,16 +112,16 @@ Deno.test({
     const pooled = backend.pooledBytes;
     const allocated = backend.stats.allocated;
     for (let i = 0; i < 6; i++) step();
-    // RSS lags the garbage collector (and other processes' memory pressure moves it), so it is
-    // compared over a second window after a first one has let the heap settle: a real leak
-    // grows in every window; GC slack does not keep growing.
-    const rss = Deno.memoryUsage().rss;
     for (let i = 0; i < 12; i++) step();
     assertEquals(tf.memory().numTensors, tensors, "live tensors");
     assertEquals(backend.pooledBytes, pooled, "pooled bytes settle after warm-up");
     assertEquals(backend.stats.allocated, allocated, "no new pool buffers after warm-up");
-    const growth = Deno.memoryUsage().rss - rss;
-    assert(growth < 64 * 2 ** 20, `RSS grew by ${(growth / 2 ** 20).toFixed(1)} MiB over 12 steps`);
+    // Resident memory, in a process of its own (test modules share this one).
+    const probe = new URL("./helpers/native_rss_probe.ts", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", probe] }).output();
+    assert(out.success, new TextDecoder().decode(out.stderr));
+    const { growth } = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+    assert(growth < 64 * 2 ** 20, `RSS grew by ${(growth / 2 ** 20).toFixed(1)} MiB over 24 steps`);
     assert(backend.stats.reused > 0, "buffers are reused");
     opt.dispose();
     tf.dispose([x1, x2, ...model.vars]);
