@@ -18,8 +18,7 @@ import { getDataset } from "../data/get.ts";
 import { verifyDataset } from "../data/verify.ts";
 import { locateDataset } from "../data/locate.ts";
 import { readLocalPins } from "../data/pins.ts";
-import { formatBytes, stderrDownloadProgress } from "../data/progress.ts";
-import type { DownloadProgress } from "../data/download.ts";
+import { stderrDownloadProgress } from "../data/progress.ts";
 
 const USAGE =
   `usage: deno task data <get|verify|where|list> [id...] [--data-dir DIR] [--url-base URL]
