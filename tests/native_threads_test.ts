@@ -11,6 +11,7 @@ import {
 import type { PooledCpuBackend } from "../src/backend/native/pooled_cpu_backend.ts";
 import { AdamL2 } from "../src/train/optimizer.ts";
 import { nativeAvailable } from "./helpers/native_compare.ts";
+import { runTrainSteps } from "./helpers/train_steps.ts";
 
 const ok = await nativeAvailable();
 // AMDIM_NATIVE_WORKERS=0 turns the workers off on purpose (BLAS threads only).
@@ -151,37 +152,18 @@ Deno.test({
   name: "native threads: two trainStep steps give the same losses and weights on 1 and 2 threads",
   ...opts,
   fn: async () => {
-    const model = await import("../src/model/mod.ts");
-    const train = await import("../src/train/mod.ts");
     await tf.setBackend("native");
     const cfg = { inputSize: 32 as const, ndf: 16, nRkhs: 64, nDepth: 3, useBn: false };
     const run = (threads: number) => {
       setActiveThreads(threads);
-      const encoder = model.createEncoder(cfg, 4);
-      const trainer = train.createTrainer({
-        encoder,
+      return runTrainSteps({
+        cfg,
         seed: 4,
-        schedule: { ...train.AMDIM_SCHEDULE, warmupSteps: 0 },
+        batch: 32,
+        steps: 2,
+        classes: 10,
+        stream: "threads-images",
       });
-      const b = 32;
-      const view = (v: number) =>
-        new Rng(4, "threads-images", v).fillUniform(new Float32Array(b * 32 * 32 * 3), -2, 2);
-      const labels = Int32Array.from({ length: b }, (_, i) => i % 10);
-      const losses = [];
-      for (let i = 0; i < 2; i++) {
-        losses.push(
-          trainer.trainStep({
-            x1: { data: view(2 * i), shape: [b, 32, 32, 3] },
-            x2: { data: view(2 * i + 1), shape: [b, 32, 32, 3] },
-            labels,
-            epoch: 0,
-          }).losses,
-        );
-      }
-      const weights = encoder.params.map((p) => p.variable.dataSync() as Float32Array);
-      trainer.dispose();
-      encoder.dispose();
-      return { losses, weights };
     };
     const one = run(1);
     const before = threadStats.chunksByWorkers;

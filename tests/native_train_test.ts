@@ -1,10 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals } from "../src/testing/asserts.ts";
-import { Rng } from "../src/util/rng.ts";
 import { profileKernels } from "../src/backend/native/mod.ts";
 import { PooledCpuBackend } from "../src/backend/native/pooled_cpu_backend.ts";
 import { createStandIn, randomImages, standInLoss } from "./helpers/native_stand_in.ts";
 import { nativeAvailable } from "./helpers/native_compare.ts";
+import { runTrainSteps } from "./helpers/train_steps.ts";
 
 const ok = await nativeAvailable();
 const opts = { ignore: !ok, sanitizeOps: false, sanitizeResources: false };
@@ -47,45 +47,10 @@ Deno.test({
   name: "native: the project's trainStep is deterministic (3 steps, tiny-like encoder)",
   ...opts,
   fn: async () => {
-    let modules;
-    try {
-      modules = {
-        model: await import("../src/model/mod.ts"),
-        train: await import("../src/train/mod.ts"),
-      };
-    } catch (error) {
-      console.warn(`src/model or src/train not loadable, skipping: ${error}`);
-      return;
-    }
     await tf.setBackend("native");
     const cfg = { inputSize: 32 as const, ndf: 8, nRkhs: 32, nDepth: 2, useBn: false };
-    const run = () => {
-      const encoder = modules.model.createEncoder(cfg, 3);
-      const trainer = modules.train.createTrainer({
-        encoder,
-        seed: 3,
-        schedule: { ...modules.train.AMDIM_SCHEDULE, warmupSteps: 0 },
-      });
-      const b = 6;
-      const view = (v: number) =>
-        new Rng(3, "test-images", v).fillUniform(new Float32Array(b * 32 * 32 * 3), -2, 2);
-      const labels = Int32Array.from({ length: b }, (_, i) => i % 3);
-      const losses = [];
-      for (let i = 0; i < 3; i++) {
-        losses.push(
-          trainer.trainStep({
-            x1: { data: view(2 * i), shape: [b, 32, 32, 3] },
-            x2: { data: view(2 * i + 1), shape: [b, 32, 32, 3] },
-            labels,
-            epoch: 0,
-          }).losses,
-        );
-      }
-      const weights = encoder.params.map((p) => p.variable.dataSync() as Float32Array);
-      trainer.dispose();
-      encoder.dispose();
-      return { losses, weights };
-    };
+    const run = () =>
+      runTrainSteps({ cfg, seed: 3, batch: 6, steps: 3, classes: 3, stream: "test-images" });
     const first = run(), second = run();
     assertEquals(second.losses, first.losses);
     for (let i = 0; i < first.weights.length; i++) {
