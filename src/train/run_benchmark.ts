@@ -144,10 +144,11 @@ export async function openSpecData(
 ): Promise<{ train: ImageDataset; test: ImageDataset; hashes: Record<string, string> }> {
   const d = spec.dataset;
   const synthetic = d.synthetic ?? undefined;
-  const train = await openOrFetch(
-    opts.download === false ? "" : d.id,
-    () =>
-      openDataset(d.id, d.trainSplit, { dataDir: opts.dataDir, limit: d.limitTrain, synthetic }),
+  const openTrain = () =>
+    openDataset(d.id, d.trainSplit, { dataDir: opts.dataDir, limit: d.limitTrain, synthetic });
+  const train = opts.download === false ? await openTrain() : await openOrFetch(
+    d.id,
+    openTrain,
     () => {
       opts.log?.(`dataset ${d.id} is not installed: downloading it (deno task data get ${d.id})`);
       return getDataset(d.id, {
