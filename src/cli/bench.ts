@@ -46,8 +46,9 @@ const USAGE = `usage: deno task bench [spec|suite ...] [flags]
   --data-dir DIR        data folder (default AMDIM_DATA_DIR or the user cache)
   --baselines LIST      add calibration baselines: random-init,raw-pixels
   --workers N           augmentation worker threads (default 0: in-thread)
-  --feature-extractor X auto|tfjs|onnxruntime: how linear-probe/knn features are extracted
-                        (default auto: measure both, keep the faster; recorded in the record)
+  --feature-extractor X auto|tfjs|onnxruntime: how linear-probe/knn features and amdim-offline's
+                        r1 are computed (default auto: ONNX Runtime on CPU backends if it agrees
+                        with tfjs, tfjs on GPU backends; recorded in the record)
   --encoder PATH        evaluate an ONNX image encoder instead of pretraining (frozen-feature
                         protocols only; amdim-online/amdim-offline are skipped with the reason)
   --encoder-layout L    nhwc|nchw input layout of --encoder (default: from the model)

@@ -13,6 +13,9 @@
  *   (batch statistics; its running BatchNorm statistics drift and are restored after the protocol).
  *   Both heads are trained with the AMDIM classifier loss; dropout masks from
  *   `Rng(seed, "offline-dropout", step)`.
+ * - r1 comes from an {@linkcode R1Source}: the tfjs encoder by default, or ONNX Runtime computing
+ *   everything before `final.bn` with tfjs applying `final.bn` (`src/onnx/ort_r1_source.ts`); both
+ *   return the running-statistics updates, applied here after every batch.
  * - `last`: the heads after the final epoch, scored once on the test split (eval mode).
  * - With `valFraction > 0`, that fraction of the labelled training images (stratified, seeded) is
  *   held out; after every epoch each head is scored on it and the heads at the epoch of best
@@ -34,6 +37,7 @@ import { AdamL2 } from "../train/optimizer.ts";
 import { learningRate } from "../train/schedule.ts";
 import { Rng } from "../util/rng.ts";
 import type { LabelledSource } from "./features.ts";
+import { type R1Source, tfjsR1Source } from "./r1_source.ts";
 import { evaluateHeads, fractions, restoreSnapshot, snapshotVariables } from "./heads_eval.ts";
 import type { EvalLog, EvalResult, MetricValue } from "./types.ts";
 import { splitTrainVal } from "./val_split.ts";
@@ -64,6 +68,11 @@ export interface OfflineEvalOptions {
   dropLast?: boolean;
   /** Augmentation worker pool. */
   pool?: AugmentPool;
+  /**
+   * Where r1 of `encoder` comes from, for training and scoring (default: the tfjs encoder). A
+   * source must compute the same weights as `encoder` and read its BatchNorm variables live.
+   */
+  features?: R1Source;
 }
 
 /**
@@ -103,6 +112,7 @@ export async function amdimOfflineEval(
   log: EvalLog = () => {},
 ): Promise<EvalResult> {
   const { epochs, batchSize, seed, policy, pool } = options;
+  const source = options.features ?? tfjsR1Source(encoder);
   const valFraction = options.valFraction ?? 0;
   const labelled: number[] = [];
   for (let i = 0; i < train.length; i++) if (train.labels[i] >= 0) labelled.push(i);
@@ -141,6 +151,7 @@ export async function amdimOfflineEval(
     bnWarmup: options.bnWarmup ?? false,
     dropLast: options.dropLast ?? false,
     pool,
+    features: source,
   };
   const valSource: LabelledSource = {
     height: train.height,
@@ -174,16 +185,11 @@ export async function amdimOfflineEval(
           pool,
         });
         const labels = Int32Array.from(indices, (i) => train.labels[i]);
-        const r1 = tf.tidy(() => {
-          const enc = encoder.apply(
-            tf.tensor4d(views.x1, [views.n, views.height, views.width, 3]),
-            {
-              training: true,
-            },
-          );
-          applyStateUpdates(enc.stateUpdates);
-          return enc.outputs.r1;
-        });
+        const { r1, stateUpdates } = await source.r1(
+          { x: views.x1, n: views.n, height: views.height, width: views.width },
+          { training: true },
+        );
+        applyStateUpdates(stateUpdates);
         let headUpdates: ReturnType<Classifiers["apply"]>["stateUpdates"] = [];
         const { value, grads } = tf.variableGrads(() => {
           const out = heads.apply(r1, {
@@ -265,6 +271,7 @@ export async function amdimOfflineEval(
         dropLast: scoreOpts.dropLast,
         init: "pytorch-0.4.1 (BatchNorm weight U(0,1))",
         features: "view 1 of the augmented training pair, encoder in training mode",
+        featureExtractor: source.name,
       },
     };
   } finally {

@@ -14,6 +14,7 @@ import { applyStateUpdates, type NamedVariable } from "../model/types.ts";
 import { Rng } from "../util/rng.ts";
 import { type TopKCounts, topKCounts } from "./accuracy.ts";
 import type { LabelledSource } from "./features.ts";
+import { type R1Source, tfjsR1Source } from "./r1_source.ts";
 
 /** Options of {@linkcode evaluateHeads}. */
 export interface HeadsEvalOptions {
@@ -32,6 +33,8 @@ export interface HeadsEvalOptions {
   dropLast: boolean;
   /** Augmentation worker pool. */
   pool?: AugmentPool;
+  /** Where r1 of `encoder` comes from (default: the tfjs encoder, {@linkcode tfjsR1Source}). */
+  features?: R1Source;
 }
 
 /** Hit counts of both heads. */
@@ -71,27 +74,30 @@ export async function evaluateHeads(
   options: HeadsEvalOptions,
 ): Promise<HeadsCounts> {
   const { policy, batchSize, pool } = options;
+  const source = options.features ?? tfjsR1Source(encoder);
   const n = test.length;
   const forward = async (indices: number[], training: boolean, batchIndex: number) => {
     const v = await testViews(test, { policy, indices, pool });
-    return tf.tidy(() => {
-      const x = tf.tensor4d(v.x, [v.n, v.height, v.width, 3]);
-      const enc = encoder.apply(x, { training });
-      const r1 = enc.outputs.r1;
-      const out = heads.apply(r1, {
-        training,
-        rng: training ? new Rng(options.seed, "bn-warmup-dropout", batchIndex) : undefined,
+    const enc = await source.r1(v, { training });
+    try {
+      return tf.tidy(() => {
+        const out = heads.apply(enc.r1, {
+          training,
+          rng: training ? new Rng(options.seed, "bn-warmup-dropout", batchIndex) : undefined,
+        });
+        if (training) {
+          applyStateUpdates(enc.stateUpdates);
+          applyStateUpdates(out.stateUpdates);
+          return undefined;
+        }
+        return {
+          linear: out.outputs.linear.dataSync() as Float32Array,
+          mlp: out.outputs.mlp.dataSync() as Float32Array,
+        };
       });
-      if (training) {
-        applyStateUpdates(enc.stateUpdates);
-        applyStateUpdates(out.stateUpdates);
-        return undefined;
-      }
-      return {
-        linear: out.outputs.linear.dataSync() as Float32Array,
-        mlp: out.outputs.mlp.dataSync() as Float32Array,
-      };
-    });
+    } finally {
+      enc.r1.dispose();
+    }
   };
   if (options.bnWarmup) {
     const order = new Rng(options.seed, "bn-warmup-order").permutation(n);

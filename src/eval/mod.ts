@@ -11,6 +11,7 @@ export * from "./logistic_regression.ts";
 export * from "./linear_probe.ts";
 export * from "./knn.ts";
 export * from "./features.ts";
+export * from "./r1_source.ts";
 export * from "./heads_eval.ts";
 export * from "./amdim_online.ts";
 export * from "./amdim_offline.ts";

@@ -22,6 +22,7 @@ import {
 } from "./features.ts";
 import { knnEval } from "./knn.ts";
 import { linearProbe } from "./linear_probe.ts";
+import type { R1Source } from "./r1_source.ts";
 import type { EvalLog, EvalResult, FeatureSet } from "./types.ts";
 
 /** Baselines a feature protocol can be calibrated with. */
@@ -52,6 +53,11 @@ export interface ProtocolContext {
    * the tfjs encoder). An ONNX Runtime extractor must hold the same weights as `encoder`.
    */
   featureExtractor?: FeatureExtractor;
+  /**
+   * Where `amdim-offline` gets r1 of `encoder`, batch by batch (default: the tfjs encoder). An
+   * ONNX Runtime source must hold the same weights as `encoder`.
+   */
+  offlineFeatures?: R1Source;
 }
 
 /** Results of {@linkcode runProtocols}. */
@@ -163,6 +169,7 @@ export async function runProtocols(ctx: ProtocolContext): Promise<ProtocolRun> {
           augmentSeed: spec.augment.seed,
           policy: spec.augment.policy,
           pool: ctx.pool,
+          features: ctx.offlineFeatures,
         }, ctx.log);
         break;
     }

@@ -7,6 +7,10 @@
  * NCHW; an NHWC input is transposed on entry and the r5/r7 outputs are transposed back, so every
  * tensor at the graph boundary has the declared layout.
  *
+ * Besides r1/r5/r7, an export can expose `pre_bn`: the input of the first active BatchNorm on the
+ * path to r1 ({@linkcode preBnTap}; `final.bn` for `useBn: false`), a feature map in the declared
+ * layout. Nodes and initializers that no requested output depends on are left out of the file.
+ *
  * @module
  */
 import { BN_EPS } from "../model/batch_norm.ts";
@@ -14,11 +18,14 @@ import type { EncoderConfig } from "../model/config.ts";
 import { type EncoderPlan, encoderPlan, type PlanLayer, type PlanModule } from "../model/plan.ts";
 import { BenchError } from "../util/errors.ts";
 import { attr, OnnxGraphBuilder } from "./onnx_graph.ts";
+import { PRE_BN_OUTPUT, preBnTap } from "./pre_bn.ts";
 
 /** Tensor layout at the graph boundary. */
 export type OnnxLayout = "nhwc" | "nchw";
 /** Encoder outputs an export can expose. */
 export type EncoderOutputName = "r1" | "r5" | "r7";
+/** Every output an export can expose: the encoder outputs and the pre-BatchNorm tap. */
+export type ExportOutputName = EncoderOutputName | typeof PRE_BN_OUTPUT;
 
 /** The format tag written to `metadata_props.format`. */
 export const ONNX_ENCODER_FORMAT = "amdim-bench-encoder/1";
@@ -36,8 +43,11 @@ export type WeightLookup = (name: string) => HostTensor | undefined;
 export interface ExportEncoderOptions {
   /** Input (and r5/r7 output) layout; default `nhwc`. */
   layout?: OnnxLayout;
-  /** Outputs to expose, in order; default `["r1"]`. */
-  outputs?: readonly EncoderOutputName[];
+  /**
+   * Outputs to expose, in order; default `["r1"]`. `pre_bn` adds the input of the first active
+   * BatchNorm on the path to r1 and records that BatchNorm's name as `metadata_props.preBnLayer`.
+   */
+  outputs?: readonly ExportOutputName[];
   /** Extra `metadata_props` (run id, spec hash, normalisation, ...). */
   metadata?: Record<string, string>;
 }
@@ -87,7 +97,8 @@ export function exportEncoderOnnx(
     g.node("Transpose", [x], [t], { perm: attr.ints([0, 3, 1, 2]) });
     x = t;
   }
-  const emit = new Emitter(g, plan, weights);
+  const tap = outputs.includes(PRE_BN_OUTPUT) ? preBnTap(plan) : null;
+  const emit = new Emitter(g, plan, weights, tap?.layer.name ?? null);
   const tapped = new Map<string, string>();
   const o = plan.outputs;
   const taps = new Set([o.r1.source, o.r5.source, o.r7.source]);
@@ -95,7 +106,20 @@ export function exportEncoderOnnx(
     x = emit.module(m, x);
     if (taps.has(m.name)) tapped.set(m.name, x);
   }
+  const featureMap = (name: string, value: string, size: number, channels: number) => {
+    if (layout === "nhwc") {
+      g.node("Transpose", [value], [name], { perm: attr.ints([0, 2, 3, 1]) });
+      g.output({ name, elementType: "float32", shape: ["N", size, size, channels] });
+    } else {
+      g.node("Identity", [value], [name]);
+      g.output({ name, elementType: "float32", shape: ["N", channels, size, size] });
+    }
+  };
   for (const name of outputs) {
+    if (name === PRE_BN_OUTPUT) {
+      featureMap(name, emit.watched!, tap!.layer.inSize, tap!.layer.inChannels);
+      continue;
+    }
     const out = o[name];
     if (name === "r1") {
       g.node("Flatten", [tapped.get(out.source)!], ["r1"], { axis: attr.int(1) });
@@ -103,14 +127,7 @@ export function exportEncoderOnnx(
       continue;
     }
     const head = name === "r5" ? plan.heads.r5 : plan.heads.r7;
-    const h = emit.module(head, tapped.get(out.source)!);
-    if (layout === "nhwc") {
-      g.node("Transpose", [h], [name], { perm: attr.ints([0, 2, 3, 1]) });
-      g.output({ name, elementType: "float32", shape: ["N", out.size, out.size, out.channels] });
-    } else {
-      g.node("Identity", [h], [name]);
-      g.output({ name, elementType: "float32", shape: ["N", out.channels, out.size, out.size] });
-    }
+    featureMap(name, emit.module(head, tapped.get(out.source)!), out.size, out.channels);
   }
   return g.encode({
     metadata: {
@@ -120,20 +137,27 @@ export function exportEncoderOnnx(
       inputSize: String(s),
       outputs: outputs.join(","),
       encoderConfig: JSON.stringify(plan.config),
+      ...(tap ? { preBnLayer: tap.layer.name } : {}),
       ...options.metadata,
     },
     docString: `AMDIM encoder ${JSON.stringify(plan.config)}; input ${inputName} float32 ` +
       `${layout === "nhwc" ? `[N,${s},${s},3]` : `[N,3,${s},${s}]`}, normalised; outputs ${
         outputs.join(", ")
-      }`,
+      }${tap ? ` (${PRE_BN_OUTPUT}: the input of ${tap.layer.name})` : ""}`,
+    pruneUnused: true,
   });
 }
 
 class Emitter {
+  /** The input of the watched BatchNorm, once emitted. */
+  watched: string | undefined;
+
   constructor(
     readonly g: OnnxGraphBuilder,
     readonly plan: EncoderPlan,
     readonly weights: WeightLookup,
+    /** Name of the BatchNorm layer whose input is recorded in `watched`. */
+    readonly watch: string | null,
   ) {}
 
   #weight(name: string, shape: readonly number[]): Float32Array {
@@ -196,6 +220,7 @@ class Emitter {
   }
 
   batchNorm(l: PlanLayer, x: string): string {
+    if (l.name === this.watch) this.watched = x;
     if (!l.active) return x;
     const g = this.g;
     const c = l.outChannels;

@@ -194,9 +194,10 @@ export class OnnxGraphBuilder {
   }
 
   /** The model as an `onnx.ModelProto` message. */
-  model(
-    opts: { metadata?: Record<string, string>; docString?: string; producerVersion?: string } = {},
-  ): InstanceType<typeof onnx.ModelProto> {
+  model(opts: ModelOptions = {}): InstanceType<typeof onnx.ModelProto> {
+    const { node, initializer } = opts.pruneUnused
+      ? this.#live()
+      : { node: this.#nodes, initializer: this.#initializers };
     return onnx.ModelProto.create({
       irVersion: ONNX_IR_VERSION,
       opsetImport: [{ domain: "", version: ONNX_OPSET }],
@@ -205,8 +206,8 @@ export class OnnxGraphBuilder {
       docString: opts.docString ?? "",
       graph: onnx.GraphProto.create({
         name: this.#name,
-        node: this.#nodes,
-        initializer: this.#initializers,
+        node,
+        initializer,
         input: this.#inputs,
         output: this.#outputs,
       }),
@@ -215,9 +216,47 @@ export class OnnxGraphBuilder {
   }
 
   /** Encodes the model to `.onnx` bytes. */
-  encode(opts: { metadata?: Record<string, string>; docString?: string } = {}): Uint8Array {
+  encode(opts: EncodeOptions = {}): Uint8Array {
     return onnx.ModelProto.encode(this.model(opts)).finish();
   }
+
+  /** The nodes and initializers some graph output depends on, in their original order. */
+  #live(): {
+    node: InstanceType<typeof onnx.NodeProto>[];
+    initializer: InstanceType<typeof onnx.TensorProto>[];
+  } {
+    const needed = new Set(this.#outputs.map((o) => o.name));
+    const keep: boolean[] = new Array(this.#nodes.length).fill(false);
+    for (let i = this.#nodes.length - 1; i >= 0; i--) {
+      const n = this.#nodes[i];
+      if (!(n.output ?? []).some((o) => needed.has(o))) continue;
+      keep[i] = true;
+      for (const input of n.input ?? []) if (input) needed.add(input);
+    }
+    return {
+      node: this.#nodes.filter((_, i) => keep[i]),
+      initializer: this.#initializers.filter((t) => needed.has(t.name ?? "")),
+    };
+  }
+}
+
+/** Options of {@linkcode OnnxGraphBuilder.encode}. */
+export interface EncodeOptions {
+  /** `metadata_props` entries. */
+  metadata?: Record<string, string>;
+  /** The model's doc string. */
+  docString?: string;
+  /**
+   * Leave out every node and initializer that no graph output depends on (default false: the
+   * graph is written as built).
+   */
+  pruneUnused?: boolean;
+}
+
+/** Options of {@linkcode OnnxGraphBuilder.model}. */
+export interface ModelOptions extends EncodeOptions {
+  /** `producer_version` (default `0.1.0`). */
+  producerVersion?: string;
 }
 
 /**

@@ -8,7 +8,13 @@
 import type { Encoder } from "../model/encoder.ts";
 import { exportNamedTensors } from "../model/named_tensors.ts";
 import { collectFeatures, type FeatureExtractor } from "../eval/features.ts";
-import { exportEncoderOnnx, type OnnxLayout, weightLookup } from "./export_encoder.ts";
+import { BenchError } from "../util/errors.ts";
+import {
+  exportEncoderOnnx,
+  type ExportOutputName,
+  type OnnxLayout,
+  weightLookup,
+} from "./export_encoder.ts";
 import { type OnnxEncoder, openOnnxEncoder } from "./ort_session.ts";
 
 /** An ONNX Runtime feature extractor that owns its session. */
@@ -47,8 +53,9 @@ export function ortFeatureExtractor(session: OnnxEncoder): OnnxFeatureExtractor 
 }
 
 /**
- * Exports a tfjs encoder's current weights (r1 only) to ONNX in memory and opens them with ONNX
- * Runtime.
+ * Exports a tfjs encoder's current weights to ONNX in memory (outputs r1 by default; add
+ * `"pre_bn"` for an `ortR1Source` on the same session) and opens them with ONNX
+ * Runtime. The session's `run` reads r1.
  *
  * @example
  * ```ts
@@ -57,11 +64,18 @@ export function ortFeatureExtractor(session: OnnxEncoder): OnnxFeatureExtractor 
  */
 export async function onnxSessionOfEncoder(
   encoder: Encoder,
-  options: { layout?: OnnxLayout; threads?: number } = {},
+  options: { layout?: OnnxLayout; threads?: number; outputs?: readonly ExportOutputName[] } = {},
 ): Promise<OnnxEncoder> {
+  const outputs = options.outputs ?? ["r1"];
+  if (!outputs.includes("r1")) {
+    throw new BenchError("usage", `outputs must include r1, got [${outputs}]`, {
+      location: "onnxSessionOfEncoder",
+      hint: "r1 is the feature the session's run() returns",
+    });
+  }
   const bytes = exportEncoderOnnx(encoder.config, weightLookup(await exportNamedTensors(encoder)), {
     layout: options.layout ?? "nhwc",
-    outputs: ["r1"],
+    outputs,
   });
   return openOnnxEncoder(bytes, {
     inputSize: encoder.config.inputSize,

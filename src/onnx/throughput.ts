@@ -79,16 +79,25 @@ export async function measureFeatureThroughput(
     for (let i = 0; i < repeats; i++) await session.run(x, batch);
     ortRate = (batch * repeats) / ((performance.now() - t0) / 1000);
   }
-  let maxRelDiff: number | null = null;
-  if (ref && got) {
-    maxRelDiff = 0;
-    if (ref.length !== got.length) maxRelDiff = Infinity;
-    else {
-      for (let i = 0; i < ref.length; i++) {
-        const d = Math.abs(ref[i] - got[i]) / Math.max(1, Math.abs(ref[i]));
-        if (!(d <= maxRelDiff)) maxRelDiff = Number.isNaN(d) ? Infinity : d;
-      }
-    }
-  }
+  const maxRelDiff = ref && got ? maxRelativeDifference(ref, got) : null;
   return { batch, repeats, tfjs: tfjsRate, onnxruntime: ortRate, maxRelDiff };
+}
+
+/**
+ * max |ref − got| / max(1, |ref|) over all values; Infinity when the lengths differ or a value is
+ * NaN.
+ *
+ * @example
+ * ```ts
+ * maxRelativeDifference(new Float32Array([2, 0]), new Float32Array([2.002, 0.001])); // ≈ 0.001
+ * ```
+ */
+export function maxRelativeDifference(ref: Float32Array, got: Float32Array): number {
+  if (ref.length !== got.length) return Infinity;
+  let max = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs(ref[i] - got[i]) / Math.max(1, Math.abs(ref[i]));
+    if (!(d <= max)) max = Number.isNaN(d) ? Infinity : d;
+  }
+  return max;
 }

@@ -64,8 +64,9 @@ export interface RunBenchmarkOptions {
   /** Augmentation worker threads (default 0: in-thread). */
   workers?: number;
   /**
-   * How linear-probe / knn features are extracted (default `tfjs`; `auto` measures tfjs against
-   * ONNX Runtime and keeps the faster). Recorded in `environment.backend.details`.
+   * How linear-probe / knn features and amdim-offline's r1 are computed (default `tfjs`; `auto`:
+   * ONNX Runtime on CPU backends when it agrees with tfjs, tfjs on GPU backends). Recorded in
+   * `environment.backend.details`.
    */
   featureExtractor?: FeatureExtractorChoice;
 }
@@ -348,11 +349,18 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<RunBen
     const fx = await resolveFeatureExtractor(pre.encoder, {
       requested: options.featureExtractor ?? "tfjs",
       backend: options.backend.name,
+      offline: spec.eval.some((e) => e.protocol === "amdim-offline"),
       log: progress,
     });
     progress(`feature extractor: ${fx.extractor.name} (${fx.reason})`);
+    if (fx.details.featureExtractorOffline) {
+      progress(
+        `amdim-offline r1: ${fx.details.featureExtractorOffline} (${fx.details.featureExtractorOfflineReason})`,
+      );
+    }
     const ctx = {
       featureExtractor: fx.extractor,
+      offlineFeatures: fx.offline,
       spec,
       encoder: pre.encoder,
       heads: pre.heads,
