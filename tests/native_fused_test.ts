@@ -3,6 +3,9 @@ import { assert, assertEquals } from "../src/testing/asserts.ts";
 import { compareWithCpu, input, nativeAvailable, runOn } from "./helpers/native_compare.ts";
 import { countFallbacks, fallbackCounts } from "../src/backend/native/blas_kernels.ts";
 import { nativeKernelNames } from "../src/backend/native/mod.ts";
+import { batchNorm, BN_EPS } from "../src/model/batch_norm.ts";
+import { convBiasRelu } from "../src/model/fused_ops.ts";
+import type { StateUpdate } from "../src/model/types.ts";
 
 const ok = await nativeAvailable();
 const opts = { ignore: !ok, sanitizeOps: false, sanitizeResources: false };
@@ -150,5 +153,121 @@ Deno.test({
         sameBits(got[i].values, wantNative[i].values, `wd ${wd} output ${i} vs native ops`);
       }
     }
+  },
+});
+
+/** Training-mode BatchNorm through the model's function, with its gradients and running stats. */
+function bnTrainBuild(xt: tf.Tensor, w: tf.Tensor, b: tf.Tensor, dyt: tf.Tensor): tf.Tensor[] {
+  const C = xt.shape[xt.rank - 1];
+  const zeros = tf.zeros([C]), ones = tf.ones([C]);
+  const vars = {
+    name: "bn",
+    weight: tf.variable(w, true, "bn_test.weight"),
+    bias: tf.variable(b, true, "bn_test.bias"),
+    runningMean: tf.variable(zeros, false, "bn_test.running_mean"),
+    runningVar: tf.variable(ones, false, "bn_test.running_var"),
+  };
+  const updates: StateUpdate[] = [];
+  const f = (a: tf.Tensor, g: tf.Tensor, be: tf.Tensor) =>
+    tf.sum(
+      tf.mul(
+        batchNorm(a, { ...vars, weight: g as tf.Variable, bias: be as tf.Variable }, true, updates),
+        dyt,
+      ),
+    );
+  const y = batchNorm(xt, vars, true, updates);
+  const grads = tf.grads(f)([xt, vars.weight, vars.bias]);
+  const out = [y, ...grads, ...updates.slice(0, 2).map((u) => u.value)];
+  for (const u of updates) if (!out.includes(u.value)) u.value.dispose();
+  tf.dispose([vars.weight, vars.bias, vars.runningMean, vars.runningVar]);
+  return out;
+}
+
+Deno.test({
+  name:
+    "native fused: training-mode BatchNorm matches cpu; forward bit-identical to the composed ops",
+  ...opts,
+  fn: async () => {
+    assert(nativeKernelNames().includes("NativeBatchNormTrain"));
+    for (
+      const shape of [[64, 7, 7, 256], [8, 3, 3, 5], [128, 1024], [64, 1, 1, 256], [2, 30, 30, 32]]
+    ) {
+      const C = shape[shape.length - 1];
+      const x = input(`bn/x${shape}`, shape, -3, 5), dy = input(`bn/dy${shape}`, shape);
+      const w = input(`bn/w${C}`, [C], 0, 1), b = input(`bn/b${C}`, [C]);
+      const worst = await compareWithCpu(`bn ${shape}`, [x, w, b, dy], bnTrainBuild, 1e-4);
+      assert(worst < 1e-4, `${shape}: ${worst}`);
+      // Forward on native: the fused kernel against the composed ops on the same backend.
+      const composed = (xt: tf.Tensor, wt: tf.Tensor, bt: tf.Tensor) => {
+        const axes = xt.rank === 4 ? [0, 1, 2] : [0];
+        const { mean, variance } = tf.moments(xt, axes);
+        const scale = tf.mul(wt, tf.rsqrt(tf.add(variance, BN_EPS)));
+        const shift = tf.sub(bt, tf.mul(mean, scale));
+        return [tf.add(tf.mul(xt, scale), shift), mean, variance];
+      };
+      const fused = (xt: tf.Tensor, wt: tf.Tensor, bt: tf.Tensor) =>
+        tf.engine().runKernel("NativeBatchNormTrain", { x: xt, gamma: wt, beta: bt }, {
+          epsilon: BN_EPS,
+        }) as tf.Tensor[];
+      const want = await runOn("native", [x, w, b], composed);
+      const got = await runOn("native", [x, w, b], fused);
+      for (let i = 0; i < 3; i++) sameBits(got[i].values, want[i].values, `${shape} output ${i}`);
+    }
+  },
+});
+
+Deno.test({
+  name: "native fused: conv + bias + ReLU and its gradients are bit-identical to the unfused ops",
+  ...opts,
+  fn: async () => {
+    const cases: { x: number[]; w: number[]; stride: number; bias: boolean; relu: boolean }[] = [
+      { x: [4, 32, 32, 3], w: [3, 3, 3, 32], stride: 1, bias: true, relu: true },
+      { x: [64, 30, 30, 32], w: [4, 4, 32, 64], stride: 2, bias: false, relu: true },
+      { x: [64, 7, 7, 128], w: [1, 1, 128, 256], stride: 1, bias: true, relu: false },
+      { x: [3, 5, 5, 8], w: [5, 5, 8, 16], stride: 1, bias: false, relu: false },
+    ];
+    for (const c of cases) {
+      const label = `conv ${c.x} ${c.w} s${c.stride}${c.bias ? " bias" : ""}${
+        c.relu ? " relu" : ""
+      }`;
+      const co = c.w[3];
+      const x = input(`fc/x${c.x}`, c.x), w = input(`fc/w${c.w}`, c.w, -0.3, 0.3);
+      const b = input(`fc/b${co}`, [co], -0.5, 0.5);
+      const oh = Math.floor((c.x[1] - c.w[0]) / c.stride) + 1;
+      const dy = input(`fc/dy${c.x}${c.w}`, [c.x[0], oh, oh, co]);
+      const unfused = (xt: tf.Tensor, wt: tf.Tensor, bt: tf.Tensor) => {
+        let h = tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, c.stride, "valid");
+        if (c.bias) h = tf.add(h, bt);
+        return c.relu ? tf.relu(h) : h;
+      };
+      const fused = (xt: tf.Tensor, wt: tf.Tensor, bt: tf.Tensor) =>
+        convBiasRelu(xt as tf.Tensor4D, wt as tf.Tensor4D, {
+          stride: c.stride,
+          bias: c.bias ? bt as tf.Tensor1D : undefined,
+          relu: c.relu,
+        });
+      const withGrads =
+        (f: typeof unfused) => (xt: tf.Tensor, wt: tf.Tensor, bt: tf.Tensor, d: tf.Tensor) => {
+          const loss = (a: tf.Tensor, q: tf.Tensor, r?: tf.Tensor) =>
+            tf.sum(tf.mul(f(a, q, r ?? bt), d));
+          const grads = c.bias ? tf.grads(loss)([xt, wt, bt]) : tf.grads(loss)([xt, wt]);
+          return [f(xt, wt, bt), ...grads];
+        };
+      const want = await runOn("native", [x, w, b, dy], withGrads(unfused));
+      const got = await runOn("native", [x, w, b, dy], withGrads(fused));
+      assertEquals(got.length, want.length);
+      for (let i = 0; i < want.length; i++) {
+        sameBits(got[i].values, want[i].values, `${label} output ${i}`);
+      }
+      // Against cpu (slow convolutions) on the first two images only.
+      const two = (t: { shape: number[]; values: Float32Array }) => {
+        const per = t.values.length / t.shape[0];
+        return { shape: [2, ...t.shape.slice(1)], values: t.values.slice(0, 2 * per) };
+      };
+      await compareWithCpu(label, [two(x), w, b, two(dy)], withGrads(fused), 1e-4);
+    }
+    await tf.setBackend("native");
+    const k = tf.getKernel("NativeFusedConv2D", "native");
+    assert(k !== undefined, "NativeFusedConv2D registered");
   },
 });

@@ -4,12 +4,18 @@
  * running statistics (running variance updated with the unbiased batch variance) instead of
  * assigning them; eval mode uses the running statistics.
  *
+ * Where the active backend has a fused training-mode kernel (`NativeBatchNormTrain` on `native`:
+ * one pass for the statistics and one for the output, and one gradient kernel instead of the
+ * dozen elementwise ones autodiff builds), it is used; its forward values are bit-identical to
+ * the composed ops.
+ *
  * @module
  */
 
 import * as tf from "@tensorflow/tfjs";
 import { BenchError } from "../util/errors.ts";
 import type { StateUpdate } from "./types.ts";
+import { backendHasKernel } from "./fused_ops.ts";
 
 /** PyTorch's BatchNorm epsilon. */
 export const BN_EPS = 1e-5;
@@ -59,10 +65,7 @@ export function batchNorm<T extends tf.Tensor>(
       },
     );
   }
-  const { mean, variance } = tf.moments(x, axes);
-  const scale = tf.mul(v.weight, tf.rsqrt(tf.add(variance, BN_EPS)));
-  const shift = tf.sub(v.bias, tf.mul(mean, scale));
-  const y = tf.add(tf.mul(x, scale), shift) as T;
+  const { y, mean, variance } = trainingForward(x, v, axes);
   const m = BN_MOMENTUM;
   updates.push({
     name: `${v.name}.running_mean`,
@@ -75,4 +78,23 @@ export function batchNorm<T extends tf.Tensor>(
     value: tf.keep(tf.add(tf.mul(v.runningVar, 1 - m), tf.mul(variance, (m * n) / (n - 1)))),
   });
   return y;
+}
+
+function trainingForward<T extends tf.Tensor>(
+  x: T,
+  v: BatchNormVariables,
+  axes: number[],
+): { y: T; mean: tf.Tensor; variance: tf.Tensor } {
+  if (x.dtype === "float32" && backendHasKernel("NativeBatchNormTrain")) {
+    const [y, mean, variance] = tf.engine().runKernel(
+      "NativeBatchNormTrain",
+      { x, gamma: v.weight, beta: v.bias },
+      { epsilon: BN_EPS },
+    ) as tf.Tensor[];
+    return { y: y as T, mean, variance };
+  }
+  const { mean, variance } = tf.moments(x, axes);
+  const scale = tf.mul(v.weight, tf.rsqrt(tf.add(variance, BN_EPS)));
+  const shift = tf.sub(v.bias, tf.mul(mean, scale));
+  return { y: tf.add(tf.mul(x, scale), shift) as T, mean, variance };
 }

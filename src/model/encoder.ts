@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { BenchError } from "../util/errors.ts";
 import { batchNorm, type BatchNormVariables } from "./batch_norm.ts";
+import { convBiasRelu } from "./fused_ops.ts";
 import type { EncoderConfig } from "./config.ts";
 import { fanInBound, nearIdentityInit, uniformInit } from "./init.ts";
 import { type EncoderPlan, encoderPlan, type PlanLayer, type PlanModule } from "./plan.ts";
@@ -103,15 +104,16 @@ export function createEncoder(config: EncoderConfig, seed: number): Encoder {
     runningMean: get(`${l.name}.running_mean`),
     runningVar: get(`${l.name}.running_var`),
   });
-  const convLayer = (l: PlanLayer, x: tf.Tensor4D): tf.Tensor4D => {
+  /** The layer's convolution (after its reflection padding), bias, and ReLU when `relu`. */
+  const convLayer = (l: PlanLayer, x: tf.Tensor4D, relu = false): tf.Tensor4D => {
     let h = x;
     if (l.padding > 0) {
       const p = l.padding;
       h = tf.mirrorPad(h, [[0, 0], [p, p], [p, p], [0, 0]], "reflect");
     }
-    h = tf.conv2d(h, get(`${l.name}.weight`) as tf.Tensor4D, l.stride, "valid");
-    if (l.bias) h = tf.add(h, get(`${l.name}.bias`));
-    return h;
+    const w = get(`${l.name}.weight`) as tf.Tensor4D;
+    const bias = l.bias ? get(`${l.name}.bias`) as tf.Tensor1D : undefined;
+    return convBiasRelu(h, w, { stride: l.stride, bias, relu });
   };
   let disposed = false;
 
@@ -124,16 +126,16 @@ export function createEncoder(config: EncoderConfig, seed: number): Encoder {
     const find = (suffix: string) => m.layers.find((l) => l.name === `${m.name}.${suffix}`)!;
     switch (m.kind) {
       case "stem_conv":
-        return tf.relu(convLayer(m.layers[0], x));
+        return convLayer(m.layers[0], x, true);
       case "batchnorm": {
         const l = m.layers[0];
         return l.active ? batchNorm(x, bnVars(l), training, updates) : x;
       }
       case "res_unit": {
-        let h = convLayer(find("conv_a"), x);
         const bn = find("bn");
-        if (bn.active) h = batchNorm(h, bnVars(bn), training, updates);
-        h = convLayer(find("conv_b"), tf.relu(h));
+        let h = convLayer(find("conv_a"), x, !bn.active);
+        if (bn.active) h = tf.relu(batchNorm(h, bnVars(bn), training, updates));
+        h = convLayer(find("conv_b"), h);
         let s = x;
         if (m.kernel !== 1 || m.stride !== 1) {
           s = tf.avgPool(x, m.kernel, m.stride, "valid");
@@ -144,10 +146,10 @@ export function createEncoder(config: EncoderConfig, seed: number): Encoder {
         return tf.add(h, s);
       }
       case "rkhs_head": {
-        let h = convLayer(find("conv_a"), x);
         const bnHid = find("bn_hid");
-        if (bnHid.active) h = batchNorm(h, bnVars(bnHid), training, updates);
-        h = convLayer(find("conv_b"), tf.relu(h));
+        let h = convLayer(find("conv_a"), x, !bnHid.active);
+        if (bnHid.active) h = tf.relu(batchNorm(h, bnVars(bnHid), training, updates));
+        h = convLayer(find("conv_b"), h);
         h = tf.add(h, convLayer(find("shortcut"), x));
         return batchNorm(h, bnVars(find("bn_out")), training, updates);
       }

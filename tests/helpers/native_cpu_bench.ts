@@ -3,10 +3,12 @@
  * shared machine: per step it reports wall time and the process's CPU time (all threads), and
  * the images/s each implies. Usage:
  *   deno run -A tests/helpers/native_cpu_bench.ts [tiny|small] [batch=64] [steps=3]
- *     [--profile] [--shapes] [--eval-profile] [--fallbacks] [--alternate]
+ *     [--profile] [--wall] [--shapes] [--eval-profile] [--fallbacks] [--alternate]
  * `--alternate` runs the steps alternately with 1 thread and with all threads (same process,
- * back to back) and reports both; threads come from env `AMDIM_NATIVE_THREADS` (default: all).
- * `--profile` prints a per-kernel profile of one train step timed by process CPU time;
+ * back to back) and reports both; `--ab-fusions` alternates steps with and without the fused
+ * layer kernels (NativeFusedConv2D, NativeBatchNormTrain); threads come from env `AMDIM_NATIVE_THREADS` (default: all).
+ * `--profile` prints a per-kernel profile of one train step timed by process CPU time (`--wall`:
+ * by wall time);
  * `--fallbacks` counts kernel calls that fell back to the `cpu` kernels.
  */
 import * as tf from "@tensorflow/tfjs";
@@ -60,18 +62,36 @@ const evalStep = () => {
 };
 
 const alternate = Deno.args.includes("--alternate");
-const variants = alternate ? [1, r.info.threads] : [r.info.threads];
+const abFusions = Deno.args.includes("--ab-fusions");
+const variants = alternate ? [1, r.info.threads] : abFusions ? [0, -1] : [r.info.threads];
+const FUSED = ["NativeFusedConv2D", "NativeBatchNormTrain"];
+const fusedConfigs = FUSED.map((k) => tf.getKernel(k, "native")!);
+
+/** Variant `v`: a thread count, or 0 / -1 = all threads with / without the fused layer kernels. */
+function setVariant(v: number): void {
+  setActiveThreads(v > 0 ? v : r.ok ? r.info.threads : 1);
+  if (v > 0) return;
+  for (const cfg of fusedConfigs) {
+    const present = tf.getKernel(cfg.kernelName, "native") !== undefined;
+    if (v === 0 && !present) tf.registerKernel(cfg);
+    if (v === -1 && present) tf.unregisterKernel(cfg.kernelName, "native");
+  }
+}
+
+function label(v: number): string {
+  return v > 0 ? `${v}T` : v === 0 ? "fused" : "unfused";
+}
 
 function measure(what: string, fn: () => unknown, n: number): void {
   for (const v of variants) {
-    setActiveThreads(v);
+    setVariant(v);
     fn();
   } // warm-up
   const wall = variants.map(() => [] as number[]), cpu = variants.map(() => [] as number[]);
   const syncs = variants.map(() => 0);
   for (let i = 0; i < n; i++) {
     variants.forEach((v, k) => {
-      setActiveThreads(v);
+      setVariant(v);
       const w0 = performance.now(), c0 = processCpuMs(), s0 = threadStats.syncs;
       fn();
       syncs[k] += threadStats.syncs - s0;
@@ -79,12 +99,13 @@ function measure(what: string, fn: () => unknown, n: number): void {
       wall[k].push(performance.now() - w0);
     });
   }
+  setVariant(0);
   setActiveThreads(r.ok ? r.info.threads : 1);
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   const ips = (ms: number) => (batch / ms * 1000).toFixed(1);
   variants.forEach((v, k) =>
     console.log(
-      `${what} ${v}T: cpu ${med(cpu[k]).toFixed(0)} ms/step (min ${
+      `${what} ${label(v)}: cpu ${med(cpu[k]).toFixed(0)} ms/step (min ${
         Math.min(...cpu[k]).toFixed(0)
       }) = ${ips(med(cpu[k]))} img/s per CPU-second; wall ${med(wall[k]).toFixed(0)} ms (min ${
         Math.min(...wall[k]).toFixed(0)
@@ -104,8 +125,9 @@ console.log(
 console.log(`tensor growth ${tf.memory().numTensors - tensors0}`);
 if (Deno.args.includes("--profile")) {
   const groupBy = Deno.args.includes("--shapes") ? "shape" : "kernel";
-  const p = await profileKernels(trainStep, { groupBy, clock: "cpu" });
-  console.log("train step, process CPU ms:");
+  const clock = Deno.args.includes("--wall") ? "wall" : "cpu";
+  const p = await profileKernels(trainStep, { groupBy, clock });
+  console.log(`train step, ${clock === "wall" ? "wall" : "process CPU"} ms:`);
   console.log(formatKernelProfile(p, Number(Deno.env.get("ROWS") ?? 45)));
 }
 if (Deno.args.includes("--eval-profile")) {

@@ -183,7 +183,18 @@ function simpleFusion(inputs: tf.NamedTensorInfoMap, attrs: Attrs, channels: num
     bias.dtype === "float32" && (size(bias.shape) === channels || size(bias.shape) === 1);
 }
 
-function fusedConv2dKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+/**
+ * The `FusedConv2D` kernel (bias and linear/ReLU activation applied by the convolution's pieces
+ * while their output is in cache); also registered as `NativeFusedConv2D`, which carries its own
+ * gradient (see `native_gradients.ts`).
+ *
+ * @example
+ * ```ts
+ * const y = tf.engine().runKernel("NativeFusedConv2D", { x, filter, bias },
+ *   { strides: [1, 1], pad: "valid", dataFormat: "NHWC", dilations: [1, 1], activation: "relu" });
+ * ```
+ */
+export function fusedConv2dKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   const backend = args.backend as MathBackendCPU;
   const { x, filter, bias } = args.inputs;
   const attrs = args.attrs as Attrs;
@@ -193,8 +204,14 @@ function fusedConv2dKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
     return cpuKernel("FusedConv2D", args);
   }
   const y = allocF32(backend, size(info.outShape));
-  conv2dForward(geometry(info), xv, wv, y);
-  biasAndActivation(backend, y, info.outChannels, bias, attrs);
+  const bv = bias ? f32(backend, bias) : null;
+  if (bias === undefined || (bv && bv.length === info.outChannels)) {
+    const relu = attrs.activation === "relu";
+    conv2dForward(geometry(info), xv, wv, y, { bias: bv ?? undefined, relu });
+  } else {
+    conv2dForward(geometry(info), xv, wv, y);
+    biasAndActivation(backend, y, info.outChannels, bias, attrs);
+  }
   return backend.makeTensorInfo(info.outShape, "float32", y);
 }
 

@@ -227,9 +227,39 @@ function convSplit(g: ConvGeometry): ConvSplit {
   return { direct: false, step, pieces: Math.max(1, Math.ceil(N / step)) };
 }
 
+/** Output epilogue flags of a forward job (param 15). */
+const EPILOGUE = { bias: 1, relu: 2 } as const;
+
+/** Adds the per-channel `bias` and/or applies ReLU to `len` values of `y` from `o` (in place). */
+function epilogue(
+  y: Float32Array,
+  o: number,
+  len: number,
+  co: number,
+  flags: number,
+  b: Float32Array,
+) {
+  const e = o + len;
+  if (flags & EPILOGUE.bias) {
+    if (flags & EPILOGUE.relu) {
+      for (let i = o; i < e; i += co) {
+        for (let j = 0; j < co; j++) {
+          const v = Math.fround(y[i + j] + b[j]);
+          y[i + j] = v < 0 ? 0 : v;
+        }
+      }
+    } else {
+      for (let i = o; i < e; i += co) for (let j = 0; j < co; j++) y[i + j] += b[j];
+    }
+  } else if (flags & EPILOGUE.relu) {
+    for (let i = o; i < e; i++) if (y[i] < 0) y[i] = 0;
+  }
+}
+
 /** Forward piece `c`: images `[c*step, ...)` (im2col) or a block of rows (direct). */
 function forwardPiece(a: Float32Array[], p: Float64Array, c: number, n: number) {
-  const [x, w, y] = a;
+  const [x, w, y, bias] = a;
+  const flags = p[15] | 0;
   const g = geometryOf(p);
   const K = g.filterHeight * g.filterWidth * g.inChannels, Co = g.outChannels;
   const P = g.outHeight * g.outWidth;
@@ -257,11 +287,12 @@ function forwardPiece(a: Float32Array[], p: Float64Array, c: number, n: number) 
       y.subarray(n0 * P * Co),
       Co,
     );
-    return;
+  } else {
+    const col = scratchOf(rows * K);
+    im2col(g, x, n0, n1, col);
+    sgemm(false, false, rows, Co, K, 1, col, K, w, Co, 0, y.subarray(n0 * P * Co), Co);
   }
-  const col = scratchOf(rows * K);
-  im2col(g, x, n0, n1, col);
-  sgemm(false, false, rows, Co, K, 1, col, K, w, Co, 0, y.subarray(n0 * P * Co), Co);
+  if (flags !== 0) epilogue(y, n0 * P * Co, rows * Co, Co, flags, bias);
 }
 
 /** Input-gradient piece `c` (writes every element of its images' part of `dx`). */
@@ -365,7 +396,8 @@ defineTask(CONV_TASK.backpropInput, backpropInputPiece);
 defineTask(CONV_TASK.backpropFilter, backpropFilterPiece);
 
 /**
- * `y = conv2d(x, w)`; `x` NHWC, `w` HWIO, `y` NHWC (written, not accumulated).
+ * `y = conv2d(x, w)`; `x` NHWC, `w` HWIO, `y` NHWC (written, not accumulated), then the optional
+ * epilogue (bias, ReLU) on each piece's rows while they are in cache.
  *
  * @example
  * ```ts
@@ -377,12 +409,31 @@ defineTask(CONV_TASK.backpropFilter, backpropFilterPiece);
  * conv2dForward(g, new Float32Array([2]), new Float32Array([3]), y); // y[0] = 6
  * ```
  */
-export function conv2dForward(g: ConvGeometry, x: Float32Array, w: Float32Array, y: Float32Array) {
+export function conv2dForward(
+  g: ConvGeometry,
+  x: Float32Array,
+  w: Float32Array,
+  y: Float32Array,
+  post: ConvEpilogue = {},
+) {
   if (g.batchSize === 0) return;
   const s = convSplit(g);
-  const params = [...geometryParams(g), s.direct ? 1 : 0, s.step];
+  const flags = (post.bias ? EPILOGUE.bias : 0) | (post.relu ? EPILOGUE.relu : 0);
+  const params = [...geometryParams(g), s.direct ? 1 : 0, s.step, flags];
   const xs = s.pieces > 1 ? shareable(x, 0) : x, ws = s.pieces > 1 ? shareable(w, 1) : w;
-  parallelRun(CONV_TASK.forward, [xs, ws, y], params, s.pieces);
+  const b = post.bias ?? NO_BIAS;
+  const bs = s.pieces > 1 ? shareable(b, 2) : b;
+  parallelRun(CONV_TASK.forward, [xs, ws, y, bs], params, s.pieces);
+}
+
+const NO_BIAS = new Float32Array(0);
+
+/** What {@linkcode conv2dForward} applies to its output while it is still in cache. */
+export interface ConvEpilogue {
+  /** Per-output-channel bias, added first (float32 rounding, as a separate Add). */
+  bias?: Float32Array;
+  /** Then ReLU (`v < 0 ? 0 : v`, as tfjs' Relu: NaN stays NaN). */
+  relu?: boolean;
 }
 
 /**

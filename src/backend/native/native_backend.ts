@@ -8,12 +8,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type BlasLibrary, INSTALL_HINT, openBlas } from "./blas_library.ts";
-import { BLAS_KERNELS } from "./blas_kernels.ts";
+import { BLAS_KERNELS, fusedConv2dKernel } from "./blas_kernels.ts";
 import { FAST_KERNELS } from "./fast_kernels.ts";
 import { bindSgemm, sgemm } from "./gemm.ts";
 import { PooledCpuBackend } from "./pooled_cpu_backend.ts";
 import { installNativeGradients, NATIVE_ONLY_KERNELS } from "./native_gradients.ts";
 import { adamL2Kernel } from "./adam_kernel.ts";
+import { batchNormTrainGradKernel, batchNormTrainKernel } from "./batch_norm_kernels.ts";
 import { activeThreads, setActiveThreads, startedWorkers, startWorkers } from "./thread_pool.ts";
 
 /** The tfjs backend name this module registers. */
@@ -51,9 +52,18 @@ export type NativeLoadResult =
 
 let loaded: BlasLibrary | null = null;
 
+/** The kernels that exist only on this backend, by name. */
+const OWN_KERNELS: Record<string, tf.KernelFunc> = {
+  NativeAdamL2: adamL2Kernel as unknown as tf.KernelFunc,
+  NativeBatchNormTrain: batchNormTrainKernel as unknown as tf.KernelFunc,
+  NativeBatchNormTrainGrad: batchNormTrainGradKernel as unknown as tf.KernelFunc,
+  NativeFusedConv2D: fusedConv2dKernel as unknown as tf.KernelFunc,
+};
+
 /** The names of the kernels the native backend implements itself (the rest are the cpu ones). */
 export function nativeKernelNames(): string[] {
-  return [...Object.keys(BLAS_KERNELS), ...Object.keys(FAST_KERNELS), "NativeAdamL2"].sort();
+  return [...Object.keys(BLAS_KERNELS), ...Object.keys(FAST_KERNELS), ...Object.keys(OWN_KERNELS)]
+    .sort();
 }
 
 function threadsWanted(requested: number | undefined): number {
@@ -86,7 +96,7 @@ function registerKernels(): void {
   const overrides: Record<string, tf.KernelFunc> = {
     ...(BLAS_KERNELS as Record<string, tf.KernelFunc>),
     ...(FAST_KERNELS as Record<string, tf.KernelFunc>),
-    NativeAdamL2: adamL2Kernel as unknown as tf.KernelFunc,
+    ...OWN_KERNELS,
   };
   for (const config of tf.getKernelsForBackend("cpu")) {
     if (tf.getKernel(config.kernelName, NATIVE_BACKEND_NAME)) continue;

@@ -5,15 +5,37 @@
  *
  * - `Relu`: tfjs builds `dy * cast(step(x))` (Step, Cast, Multiply: two full passes and a
  *   temporary); `native` runs `NativeReluGrad`, one pass, same values.
+ * - `NativeBatchNormTrain` (a kernel of the native backend only) gets its gradient here:
+ *   `NativeBatchNormTrainGrad`, all three input gradients from one kernel call.
+ * - `NativeFusedConv2D` (native only: convolution, optional bias, optional ReLU in one kernel):
+ *   the ReLU gradient as `NativeReluGrad` of the output, then the two convolution gradient
+ *   kernels and the bias sum. These are the kernels the unfused layers' gradients run, on the same
+ *   values (the output is positive exactly where the pre-activation is), so results are the same.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 
 /** Kernel names that exist only on the native backend (registered by it). */
-export const NATIVE_ONLY_KERNELS = ["NativeReluGrad", "NativeAdamL2"] as const;
+export const NATIVE_ONLY_KERNELS = [
+  "NativeReluGrad",
+  "NativeAdamL2",
+  "NativeBatchNormTrain",
+  "NativeBatchNormTrainGrad",
+  "NativeFusedConv2D",
+] as const;
 
 let installed = false;
+
+/** The attributes of `NativeFusedConv2D` (those of tfjs' `FusedConv2D`). */
+interface FusedConvAttrs {
+  strides: [number, number] | number;
+  pad: "valid" | "same" | number;
+  dataFormat: "NHWC";
+  dilations: [number, number] | number;
+  dimRoundingMode?: "floor" | "round" | "ceil";
+  activation: "linear" | "relu";
+}
 
 /**
  * Installs the overrides once (later calls do nothing).
@@ -25,6 +47,51 @@ let installed = false;
  */
 export function installNativeGradients(backendName: string): void {
   if (installed) return;
+  tf.registerGradient({
+    kernelName: "NativeBatchNormTrain",
+    inputsToSave: ["x", "gamma"],
+    outputsToSave: [false, true, true],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, gamma, mean, variance] = saved;
+      const dyY = Array.isArray(dy) ? dy[0] : dy;
+      // One kernel gives all three; the engine asks for them one by one.
+      const [dx, dgamma, dbeta] = tf.engine().runKernel(
+        "NativeBatchNormTrainGrad",
+        { dy: dyY, x, gamma, mean, variance },
+        attrs,
+      ) as tf.Tensor[];
+      return { x: () => dx, gamma: () => dgamma, beta: () => dbeta };
+    },
+  });
+  tf.registerGradient({
+    kernelName: "NativeFusedConv2D",
+    inputsToSave: ["x", "filter"],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, filter, y] = saved;
+      const g = (Array.isArray(dy) ? dy[0] : dy) as tf.Tensor;
+      const a = attrs as unknown as FusedConvAttrs;
+      const dyAct = a.activation === "relu"
+        ? tf.engine().runKernel("NativeReluGrad", { dy: g, x: y }) as tf.Tensor
+        : g;
+      const conv: tf.NamedAttrMap = { strides: a.strides, pad: a.pad, dataFormat: a.dataFormat };
+      if (a.dimRoundingMode) conv.dimRoundingMode = a.dimRoundingMode;
+      const e = tf.engine();
+      return {
+        x: () =>
+          e.runKernel("Conv2DBackpropInput", { dy: dyAct, filter }, {
+            ...conv,
+            inputShape: x.shape,
+          }) as tf.Tensor,
+        filter: () =>
+          e.runKernel("Conv2DBackpropFilter", { x, dy: dyAct }, {
+            ...conv,
+            filterShape: filter.shape,
+          }) as tf.Tensor,
+        bias: () => tf.sum(dyAct, [0, 1, 2]),
+      };
+    },
+  });
   const relu = tf.getGradient("Relu");
   if (!relu) return;
   const original = relu.gradFunc;

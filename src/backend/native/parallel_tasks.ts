@@ -13,6 +13,7 @@
 import { defineTask, span } from "./thread_pool.ts";
 import { sgemm } from "./gemm.ts";
 import "./conv2d.ts";
+import "./batch_norm_tasks.ts";
 
 /** Task ids (the convolution ones are in `conv2d.ts`). */
 export const TASK = {

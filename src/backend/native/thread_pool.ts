@@ -37,6 +37,9 @@ const TASKS: (ChunkFn | undefined)[] = [];
  * ```
  */
 export function defineTask(id: number, fn: ChunkFn, chunkInvariant = false): void {
+  if (TASKS[id] !== undefined && TASKS[id] !== fn) {
+    throw new Error(`native threads: task ${id} is defined twice`);
+  }
   TASKS[id] = fn;
   INVARIANT[id] = chunkInvariant;
 }
