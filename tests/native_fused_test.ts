@@ -271,3 +271,30 @@ Deno.test({
     assert(k !== undefined, "NativeFusedConv2D registered");
   },
 });
+
+Deno.test({
+  name: "native fused: AMDIM_NATIVE_FUSED=0 leaves the fused layer kernels unregistered",
+  ...opts,
+  fn: async () => {
+    const mod = JSON.stringify(new URL("../src/backend/native/mod.ts", import.meta.url).href);
+    const code = `
+      import * as tf from "@tensorflow/tfjs";
+      import { loadNativeBackend } from ${mod};
+      const r = await loadNativeBackend({ threads: 1 });
+      const names = ["NativeFusedConv2D", "NativeBatchNormTrain", "NativeReluGrad"];
+      console.log(JSON.stringify(names.map((n) => r.ok && !!tf.getKernel(n, "native"))));`;
+    const run = async (value: string) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--quiet", "--ext=ts", code],
+        env: { AMDIM_NATIVE_FUSED: value },
+        cwd: new URL("..", import.meta.url).pathname,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert(out.success, new TextDecoder().decode(out.stderr));
+      return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "");
+    };
+    assertEquals(await run("0"), [false, false, true]);
+    assertEquals(await run("1"), [true, true, true]);
+  },
+});

@@ -92,6 +92,20 @@ function selfTest(): string | null {
     : `cblas_sgemm self-test gave [${[...c]}], expected [${want}]`;
 }
 
+/**
+ * The kernels that replace a whole layer composition (the model composes tfjs ops when they are
+ * absent); env `AMDIM_NATIVE_FUSED=0` leaves them unregistered, to compare or bisect.
+ */
+const FUSED_LAYER_KERNELS: readonly string[] = ["NativeBatchNormTrain", "NativeFusedConv2D"];
+
+function fusedLayersWanted(): boolean {
+  try {
+    return Deno.env.get("AMDIM_NATIVE_FUSED") !== "0";
+  } catch {
+    return true;
+  }
+}
+
 function registerKernels(): void {
   const overrides: Record<string, tf.KernelFunc> = {
     ...(BLAS_KERNELS as Record<string, tf.KernelFunc>),
@@ -107,8 +121,10 @@ function registerKernels(): void {
       kernelFunc: own ?? config.kernelFunc,
     });
   }
+  const layerFusions = fusedLayersWanted();
   for (const name of NATIVE_ONLY_KERNELS) {
     if (tf.getKernel(name, NATIVE_BACKEND_NAME)) continue;
+    if (!layerFusions && FUSED_LAYER_KERNELS.includes(name)) continue;
     tf.registerKernel({
       kernelName: name,
       backendName: NATIVE_BACKEND_NAME,
