@@ -227,6 +227,17 @@ function convSplit(g: ConvGeometry): ConvSplit {
   return { direct: false, step, pieces: Math.max(1, Math.ceil(N / step)) };
 }
 
+/**
+ * Images `[n0, n1)` of piece `c` of `n` of a forward or input-gradient job: a balanced share
+ * (direct GEMM, param 13 = 1) or `step` (param 14) whole images from `c * step` (im2col).
+ */
+function pieceImages(g: ConvGeometry, p: Float64Array, c: number, n: number): [number, number] {
+  if (p[13] === 1) return span(g.batchSize, c, n);
+  const step = p[14] | 0;
+  const n0 = c * step;
+  return [n0, Math.min(g.batchSize, n0 + step)];
+}
+
 /** Output epilogue flags of a forward job (param 15). */
 const EPILOGUE = { bias: 1, relu: 2 } as const;
 
@@ -263,12 +274,7 @@ function forwardPiece(a: Float32Array[], p: Float64Array, c: number, n: number) 
   const g = geometryOf(p);
   const K = g.filterHeight * g.filterWidth * g.inChannels, Co = g.outChannels;
   const P = g.outHeight * g.outWidth;
-  let n0: number, n1: number;
-  if (p[13] === 1) [n0, n1] = span(g.batchSize, c, n);
-  else {
-    n0 = c * (p[14] | 0);
-    n1 = Math.min(g.batchSize, n0 + (p[14] | 0));
-  }
+  const [n0, n1] = pieceImages(g, p, c, n);
   const rows = (n1 - n0) * P;
   if (rows === 0) return;
   if (p[13] === 1) {
@@ -301,12 +307,7 @@ function backpropInputPiece(a: Float32Array[], p: Float64Array, c: number, n: nu
   const g = geometryOf(p);
   const K = g.filterHeight * g.filterWidth * g.inChannels, Co = g.outChannels;
   const P = g.outHeight * g.outWidth;
-  let n0: number, n1: number;
-  if (p[13] === 1) [n0, n1] = span(g.batchSize, c, n);
-  else {
-    n0 = c * (p[14] | 0);
-    n1 = Math.min(g.batchSize, n0 + (p[14] | 0));
-  }
+  const [n0, n1] = pieceImages(g, p, c, n);
   const rows = (n1 - n0) * P;
   if (rows === 0) return;
   if (p[13] === 1) {
