@@ -306,3 +306,15 @@ Deno.test("model encoder: no tensor leaks across repeated apply and gradient cal
   enc.dispose();
   assertEquals(tf.memory().numTensors, n - enc.params.length - enc.state.length);
 });
+
+Deno.test("dispose: a second dispose does nothing; apply afterwards is a clear error", () => {
+  const enc = createEncoder({ inputSize: 32, ndf: 8, nRkhs: 32, nDepth: 1, useBn: false }, 1);
+  const before = tf.memory().numTensors;
+  enc.dispose();
+  assert(tf.memory().numTensors < before);
+  enc.dispose();
+  const x = tf.zeros([2, 32, 32, 3]) as tf.Tensor4D;
+  const e = assertThrows(() => enc.apply(x, { training: false }), BenchError);
+  assertEquals(e.code, "encoder_disposed");
+  x.dispose();
+});

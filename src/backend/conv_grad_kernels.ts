@@ -30,6 +30,40 @@ interface BackpropFilterAttrs {
  */
 export type FilterGradStrategy = "conv" | "matmul";
 
+/** The undilated NHWC convolution geometry both gradients work from, in short names. */
+function nhwcGeometry(
+  xShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  strides: [number, number] | number,
+  pad: BackpropFilterAttrs["pad"],
+  dimRoundingMode?: "floor" | "round" | "ceil",
+) {
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape,
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    "channelsLast",
+  );
+  return {
+    n: info.batchSize,
+    inHeight: info.inHeight,
+    inWidth: info.inWidth,
+    ci: info.inChannels,
+    co: info.outChannels,
+    oh: info.outHeight,
+    ow: info.outWidth,
+    sh: info.strideHeight,
+    sw: info.strideWidth,
+    kh: info.filterHeight,
+    kw: info.filterWidth,
+    padInfo: info.padInfo,
+  };
+}
+
 /**
  * The filter gradient of a 2-D convolution (NHWC input `x`, output gradient `dy`), computed
  * with slices and matrix products on the active backend.
@@ -49,19 +83,13 @@ export function conv2dFilterGrad(
   strategy?: FilterGradStrategy,
 ): tf.Tensor4D {
   return tf.tidy(() => {
-    const info = tf.backend_util.computeConv2DInfo(
+    const { n, inHeight, inWidth, ci, co, oh, ow, sh, sw, kh, kw, padInfo } = nhwcGeometry(
       x.shape,
       filterShape,
       strides,
-      1,
       pad,
       dimRoundingMode,
-      false,
-      "channelsLast",
     );
-    const { batchSize: n, inHeight, inWidth, inChannels: ci, outChannels: co } = info;
-    const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
-    const { filterHeight: kh, filterWidth: kw, padInfo } = info;
     if (dy.shape[1] !== oh || dy.shape[2] !== ow || dy.shape[3] !== co) {
       throw new Error(
         `Conv2DBackpropFilter: dy shape ${dy.shape} does not match the convolution output ` +
@@ -140,19 +168,13 @@ export function conv2dInputGrad(
   dimRoundingMode?: "floor" | "round" | "ceil",
 ): tf.Tensor4D {
   return tf.tidy(() => {
-    const info = tf.backend_util.computeConv2DInfo(
+    const { n, inHeight, inWidth, ci, co, oh, ow, sh, sw, kh, kw, padInfo } = nhwcGeometry(
       xShape,
       filter.shape,
       strides,
-      1,
       pad,
       dimRoundingMode,
-      false,
-      "channelsLast",
     );
-    const { batchSize: n, inHeight, inWidth, inChannels: ci, outChannels: co } = info;
-    const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
-    const { filterHeight: kh, filterWidth: kw, padInfo } = info;
     // Gradient of the padded input xp (rows 0..hp), then cropped to x.
     const hp = padInfo.top + inHeight + padInfo.bottom;
     const wp = padInfo.left + inWidth + padInfo.right;

@@ -126,10 +126,9 @@ export function createClassifiers(options: ClassifierOptions): Classifiers {
     runningMean: get("mlp.bn.running_mean"),
     runningVar: get("mlp.bn.running_var"),
   };
-  let disposed = false;
 
   const apply = (features: tf.Tensor2D, opts: ClassifierApplyOptions): ClassifierApplyResult => {
-    if (disposed) {
+    if (store.disposed) {
       throw new BenchError("classifiers_disposed", "apply() on disposed classifiers", {
         hint: "create new classifiers",
       });
@@ -190,11 +189,7 @@ export function createClassifiers(options: ClassifierOptions): Classifiers {
     state,
     variable: get,
     apply,
-    dispose() {
-      if (disposed) return;
-      disposed = true;
-      store.disposeAll();
-    },
+    dispose: () => store.disposeAll(),
   };
 }
 

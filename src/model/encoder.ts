@@ -115,7 +115,6 @@ export function createEncoder(config: EncoderConfig, seed: number): Encoder {
     const bias = l.bias ? get(`${l.name}.bias`) as tf.Tensor1D : undefined;
     return convBiasRelu(h, w, { stride: l.stride, bias, relu });
   };
-  let disposed = false;
 
   const runModule = (
     m: PlanModule,
@@ -157,7 +156,7 @@ export function createEncoder(config: EncoderConfig, seed: number): Encoder {
   };
 
   const apply = (x: tf.Tensor4D, options: EncoderApplyOptions): EncoderApplyResult => {
-    if (disposed) {
+    if (store.disposed) {
       throw new BenchError("encoder_disposed", "apply() on a disposed encoder", {
         hint: "create a new encoder",
       });
@@ -213,11 +212,7 @@ export function createEncoder(config: EncoderConfig, seed: number): Encoder {
     state,
     variable: get,
     apply,
-    dispose() {
-      if (disposed) return;
-      disposed = true;
-      store.disposeAll();
-    },
+    dispose: () => store.disposeAll(),
   };
 }
 

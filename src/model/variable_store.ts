@@ -18,8 +18,10 @@ export interface VariableStore {
   add(list: NamedVariable[], name: string, values: Float32Array, shape: number[]): void;
   /** The variable called `name`; an unknown name is `BenchError("unknown_variable")`. */
   get(name: string): tf.Variable;
-  /** Disposes every variable of the store. */
+  /** Disposes every variable of the store (later calls do nothing). */
   disposeAll(): void;
+  /** Whether {@linkcode VariableStore.disposeAll} has run. */
+  readonly disposed: boolean;
 }
 
 /**
@@ -36,6 +38,7 @@ export function createVariableStore(owner: string, listedIn: string): VariableSt
   const params: NamedVariable[] = [];
   const state: NamedVariable[] = [];
   const byName = new Map<string, tf.Variable>();
+  let disposed = false;
   return {
     params,
     state,
@@ -57,7 +60,12 @@ export function createVariableStore(owner: string, listedIn: string): VariableSt
       return v;
     },
     disposeAll() {
+      if (disposed) return;
+      disposed = true;
       for (const v of byName.values()) v.dispose();
+    },
+    get disposed() {
+      return disposed;
     },
   };
 }

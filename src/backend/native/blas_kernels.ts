@@ -288,14 +288,21 @@ function runMatMul(
   return out;
 }
 
-function batchMatMulKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+/**
+ * The BLAS product of a (Batch/Fused)MatMul kernel's `a` and `b`, or `null` when its inputs or
+ * `accept`ed plan are outside the BLAS path.
+ */
+function matMulOnBlas(
+  args: KernelArgs,
+  accept: (plan: MatMulPlan) => boolean = () => true,
+): { plan: MatMulPlan; out: Float32Array } | null {
   const backend = args.backend as MathBackendCPU;
   const { a, b } = args.inputs;
   const attrs = args.attrs as Attrs;
   const transposeA = Boolean(attrs.transposeA), transposeB = Boolean(attrs.transposeB);
   const av = f32(backend, a), bv = f32(backend, b);
   const plan = av && bv ? planMatMul(a.shape, b.shape, transposeA, transposeB) : null;
-  if (!plan || !av || !bv) return cpuKernel("BatchMatMul", args);
+  if (!plan || !av || !bv || !accept(plan)) return null;
   const out = runMatMul(
     backend,
     plan,
@@ -306,31 +313,22 @@ function batchMatMulKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
     transposeA,
     transposeB,
   );
-  return backend.makeTensorInfo(plan.outShape, "float32", out);
+  return { plan, out };
+}
+
+function batchMatMulKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const r = matMulOnBlas(args);
+  if (!r) return cpuKernel("BatchMatMul", args);
+  return (args.backend as MathBackendCPU).makeTensorInfo(r.plan.outShape, "float32", r.out);
 }
 
 function fusedMatMulKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   const backend = args.backend as MathBackendCPU;
-  const { a, b, bias } = args.inputs;
   const attrs = args.attrs as Attrs;
-  const transposeA = Boolean(attrs.transposeA), transposeB = Boolean(attrs.transposeB);
-  const av = f32(backend, a), bv = f32(backend, b);
-  const plan = av && bv ? planMatMul(a.shape, b.shape, transposeA, transposeB) : null;
-  if (!plan || !av || !bv || !simpleFusion(args.inputs, attrs, plan.n)) {
-    return cpuKernel("_FusedMatMul", args);
-  }
-  const out = runMatMul(
-    backend,
-    plan,
-    av,
-    bv,
-    a.shape[a.shape.length - 1],
-    b.shape[b.shape.length - 1],
-    transposeA,
-    transposeB,
-  );
-  biasAndActivation(backend, out, plan.n, bias, attrs);
-  return backend.makeTensorInfo(plan.outShape, "float32", out);
+  const r = matMulOnBlas(args, (plan) => simpleFusion(args.inputs, attrs, plan.n));
+  if (!r) return cpuKernel("_FusedMatMul", args);
+  biasAndActivation(backend, r.out, r.plan.n, args.inputs.bias, attrs);
+  return backend.makeTensorInfo(r.plan.outShape, "float32", r.out);
 }
 
 /** The BLAS-backed kernel functions, by tfjs kernel name. */
