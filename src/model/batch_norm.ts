@@ -5,7 +5,7 @@
  * assigning them; eval mode uses the running statistics.
  *
  * Where the active backend has a fused training-mode kernel (`NativeBatchNormTrain` on `native`:
- * one pass for the statistics and one for the output, and one gradient kernel instead of the
+ * two passes for the statistics and one for the output, and one gradient kernel instead of the
  * dozen elementwise ones autodiff builds), it is used; its forward values are bit-identical to
  * the composed ops.
  *
