@@ -120,7 +120,11 @@ async function start(
         ...base,
         device: cpuModel(),
         threads: info.threads,
-        details: { library: info.library, libraryVersion: info.version },
+        details: {
+          library: info.library,
+          libraryVersion: info.version,
+          convolutions: info.convolutions,
+        },
       };
     }
   }

@@ -6,9 +6,18 @@
 import * as tf from "@tensorflow/tfjs";
 import { BenchError } from "../util/errors.ts";
 
+/** What a loaded native backend reports: BLAS library, threads, and what runs convolutions. */
+export interface NativeInfo {
+  library: string;
+  version: string;
+  threads: number;
+  /** `oneDNN 2.6.3 (libdnnl.so.2)`, or `im2col + BLAS (why)`. */
+  convolutions: string;
+}
+
 /** Result of `loadNativeBackend` (src/backend/native/mod.ts). */
 export type NativeLoadResult =
-  | { ok: true; info: { library: string; version: string; threads: number } }
+  | { ok: true; info: NativeInfo }
   | { ok: false; reason: string; hint: string };
 
 /**
@@ -22,7 +31,7 @@ export type NativeLoadResult =
  */
 export async function startNative(
   threads?: number,
-): Promise<{ library: string; version: string; threads: number }> {
+): Promise<NativeInfo> {
   const location = "src/backend/native/mod.ts";
   let mod: { loadNativeBackend?: (opts?: { threads?: number }) => Promise<NativeLoadResult> };
   try {

@@ -54,6 +54,8 @@ export interface ModelPerfResult {
   train_images_per_s: number;
   /** Eval-mode forward images per second. */
   eval_images_per_s: number;
+  /** What runs the convolutions (the native backend: oneDNN or im2col + BLAS). */
+  convolutions?: string;
   train_ms_median: number;
   eval_ms_median: number;
   device: string;
@@ -207,6 +209,9 @@ async function modelPerf(argv: string[]): Promise<number> {
       `perf: ${name} on ${backend.name} (${backend.device}, ${backend.threads} thread(s)), batch ${batch}, ` +
         `${warmup} warm-up + ${steps} measured steps`,
     );
+    if (backend.details.convolutions) {
+      console.log(`convolutions: ${backend.details.convolutions}`);
+    }
   }
   const m = measureModelPerf(cfg, { batch, steps, warmup, classes });
   const trainMed = median(m.trainMs), evalMed = median(m.evalMs);
@@ -228,6 +233,7 @@ async function modelPerf(argv: string[]): Promise<number> {
     rss: m.rssPeak,
     tensor_growth: m.tensorGrowth,
   };
+  if (backend.details.convolutions) result.convolutions = backend.details.convolutions;
   if (flags.json) {
     console.log(JSON.stringify(result));
   } else {

@@ -104,8 +104,16 @@ export function createEncoder(config: EncoderConfig, seed: number): Encoder {
     runningMean: get(`${l.name}.running_mean`),
     runningVar: get(`${l.name}.running_var`),
   });
-  /** The layer's convolution (after its reflection padding), bias, and ReLU when `relu`. */
-  const convLayer = (l: PlanLayer, x: tf.Tensor4D, relu = false): tf.Tensor4D => {
+  /**
+   * The layer's convolution (after its reflection padding), bias, then `add` (a residual of the
+   * output's shape) when given, and ReLU when `relu`.
+   */
+  const convLayer = (
+    l: PlanLayer,
+    x: tf.Tensor4D,
+    relu = false,
+    add?: tf.Tensor4D,
+  ): tf.Tensor4D => {
     let h = x;
     if (l.padding > 0) {
       const p = l.padding;
@@ -113,7 +121,7 @@ export function createEncoder(config: EncoderConfig, seed: number): Encoder {
     }
     const w = get(`${l.name}.weight`) as tf.Tensor4D;
     const bias = l.bias ? get(`${l.name}.bias`) as tf.Tensor1D : undefined;
-    return convBiasRelu(h, w, { stride: l.stride, bias, relu });
+    return convBiasRelu(h, w, { stride: l.stride, bias, add, relu });
   };
 
   const runModule = (
@@ -134,7 +142,6 @@ export function createEncoder(config: EncoderConfig, seed: number): Encoder {
         const bn = find("bn");
         let h = convLayer(find("conv_a"), x, !bn.active);
         if (bn.active) h = tf.relu(batchNorm(h, bnVars(bn), training, updates));
-        h = convLayer(find("conv_b"), h);
         let s = x;
         if (m.kernel !== 1 || m.stride !== 1) {
           s = tf.avgPool(x, m.kernel, m.stride, "valid");
@@ -142,14 +149,13 @@ export function createEncoder(config: EncoderConfig, seed: number): Encoder {
         if (m.outChannels > m.inChannels) {
           s = tf.pad(s, [[0, 0], [0, 0], [0, 0], [0, m.outChannels - m.inChannels]]);
         }
-        return tf.add(h, s);
+        return convLayer(find("conv_b"), h, false, s);
       }
       case "rkhs_head": {
         const bnHid = find("bn_hid");
         let h = convLayer(find("conv_a"), x, !bnHid.active);
         if (bnHid.active) h = tf.relu(batchNorm(h, bnVars(bnHid), training, updates));
-        h = convLayer(find("conv_b"), h);
-        h = tf.add(h, convLayer(find("shortcut"), x));
+        h = convLayer(find("conv_b"), h, false, convLayer(find("shortcut"), x));
         return batchNorm(h, bnVars(find("bn_out")), training, updates);
       }
     }

@@ -1,7 +1,8 @@
 /**
  * Layer compositions that a backend may run as one fused kernel. Each function picks the fused
  * kernel when the active backend registers it (the `native` backend does) and otherwise composes
- * the tfjs ops, with the same values: the fused forward is bit-identical to the composition.
+ * the tfjs ops, with the same values: the fused forward is bit-identical to the composition
+ * (except that the fused ReLU maps a NaN to 0).
  *
  * @module
  */
@@ -25,12 +26,14 @@ export interface ConvBiasReluOptions {
   stride: number;
   /** Per-output-channel bias. */
   bias?: tf.Tensor1D;
-  /** Apply ReLU after the bias. */
+  /** A tensor of the output's shape added after the bias (a residual connection). */
+  add?: tf.Tensor4D;
+  /** Apply ReLU after the bias and the residual. */
   relu: boolean;
 }
 
 /**
- * `relu?(conv2d(x, w, stride, "valid") + bias?)`, NHWC input, HWIO filter.
+ * `relu?(conv2d(x, w, stride, "valid") + bias? + add?)`, NHWC input, HWIO filter.
  *
  * @example
  * ```ts
@@ -42,9 +45,11 @@ export function convBiasRelu(
   w: tf.Tensor4D,
   options: ConvBiasReluOptions,
 ): tf.Tensor4D {
-  const { stride, bias, relu } = options;
+  const { stride, bias, add, relu } = options;
   if (x.dtype === "float32" && backendHasKernel("NativeFusedConv2D")) {
-    const inputs: tf.NamedTensorMap = bias ? { x, filter: w, bias } : { x, filter: w };
+    const inputs: tf.NamedTensorMap = { x, filter: w };
+    if (bias) inputs.bias = bias;
+    if (add) inputs.residual = add;
     return tf.engine().runKernel("NativeFusedConv2D", inputs, {
       strides: [stride, stride],
       pad: "valid",
@@ -55,5 +60,6 @@ export function convBiasRelu(
   }
   let h = tf.conv2d(x, w, stride, "valid");
   if (bias) h = tf.add(h, bias);
+  if (add) h = tf.add(h, add);
   return relu ? tf.relu(h) : h;
 }

@@ -132,9 +132,10 @@ if (Deno.args.includes("--profile")) {
 }
 if (Deno.args.includes("--eval-profile")) {
   const groupBy = Deno.args.includes("--shapes") ? "shape" : "kernel";
-  const p = await profileKernels(evalStep, { groupBy, clock: "cpu" });
-  console.log("eval forward, process CPU ms:");
-  console.log(formatKernelProfile(p, 30));
+  const clock = Deno.args.includes("--wall") ? "wall" : "cpu";
+  const p = await profileKernels(evalStep, { groupBy, clock });
+  console.log(`eval forward, ${clock === "wall" ? "wall" : "process CPU"} ms:`);
+  console.log(formatKernelProfile(p, Number(Deno.env.get("ROWS") ?? 30)));
 }
 if (Deno.args.includes("--fallbacks")) {
   fallbackCounts.clear();

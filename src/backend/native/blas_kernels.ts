@@ -185,8 +185,9 @@ function simpleFusion(inputs: tf.NamedTensorInfoMap, attrs: Attrs, channels: num
 
 /**
  * The `FusedConv2D` kernel (bias and linear/ReLU activation applied by the convolution's pieces
- * while their output is in cache); also registered as `NativeFusedConv2D`, which carries its own
- * gradient (see `native_gradients.ts`).
+ * while their output is in cache; the ReLU maps NaN to 0); also registered as
+ * `NativeFusedConv2D`, which carries its own gradient (see `native_gradients.ts`) and takes an
+ * optional `residual` input of the output's shape, added after the bias and before the ReLU.
  *
  * @example
  * ```ts
@@ -196,21 +197,35 @@ function simpleFusion(inputs: tf.NamedTensorInfoMap, attrs: Attrs, channels: num
  */
 export function fusedConv2dKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   const backend = args.backend as MathBackendCPU;
-  const { x, filter, bias } = args.inputs;
+  const { x, filter, bias, residual } = args.inputs;
   const attrs = args.attrs as Attrs;
   const xv = f32(backend, x), wv = f32(backend, filter);
   const info = xv && wv ? convInfo(x.shape, filter.shape, attrs) : null;
+  const rv = residual ? f32(backend, residual) : null;
+  if (residual && (!info || !rv || rv.length !== size(info.outShape))) {
+    throw new Error(
+      `NativeFusedConv2D: the residual must be float32 of the output's shape, got [${residual.shape}]`,
+    );
+  }
   if (!info || !xv || !wv || !simpleFusion(args.inputs, attrs, info.outChannels)) {
+    if (residual) throw new Error("NativeFusedConv2D: a residual needs a linear or relu fusion");
     return cpuKernel("FusedConv2D", args);
   }
   const y = allocF32(backend, size(info.outShape));
   const bv = bias ? f32(backend, bias) : null;
+  const relu = attrs.activation === "relu";
   if (bias === undefined || (bv && bv.length === info.outChannels)) {
-    const relu = attrs.activation === "relu";
-    conv2dForward(geometry(info), xv, wv, y, { bias: bv ?? undefined, relu });
+    conv2dForward(geometry(info), xv, wv, y, {
+      bias: bv ?? undefined,
+      residual: rv ?? undefined,
+      relu,
+    });
   } else {
+    // A scalar bias: convolution (and residual) first, then bias and activation in order.
     conv2dForward(geometry(info), xv, wv, y);
-    biasAndActivation(backend, y, info.outChannels, bias, attrs);
+    biasAndActivation(backend, y, info.outChannels, bias, { activation: "linear" });
+    if (rv) { for (let i = 0; i < y.length; i++) y[i] += rv[i]; }
+    if (relu) { for (let i = 0; i < y.length; i++) if (!(y[i] > 0)) y[i] = 0; }
   }
   return backend.makeTensorInfo(info.outShape, "float32", y);
 }

@@ -14,6 +14,9 @@
  * @module
  */
 import { sgemm } from "./gemm.ts";
+import { DNNL_CONV, DNNL_POST, type DnnlConvKind, dnnlConvPiece } from "./dnnl_conv.ts";
+import { dnnlBound, dnnlEnabled } from "./dnnl_library.ts";
+import { DNNL_BINARY_ALGS, dnnlBinary } from "./dnnl_elementwise.ts";
 import {
   defineTask,
   gemmPieces,
@@ -238,10 +241,14 @@ function pieceImages(g: ConvGeometry, p: Float64Array, c: number, n: number): [n
   return [n0, Math.min(g.batchSize, n0 + step)];
 }
 
-/** Output epilogue flags of a forward job (param 15). */
-const EPILOGUE = { bias: 1, relu: 2 } as const;
+/** Output epilogue flags of a forward job (param 15; oneDNN jobs: param 13). */
+const EPILOGUE = DNNL_POST;
 
-/** Adds the per-channel `bias` and/or applies ReLU to `len` values of `y` from `o` (in place). */
+/**
+ * Adds the per-channel `bias`, then the `residual` (same layout as `y`), then applies ReLU to
+ * `len` values of `y` from `o` (in place), as the flags say. ReLU is `v > 0 ? v : +0` (NaN and
+ * -0 give +0), as oneDNN's.
+ */
 function epilogue(
   y: Float32Array,
   o: number,
@@ -249,27 +256,23 @@ function epilogue(
   co: number,
   flags: number,
   b: Float32Array,
+  r: Float32Array,
 ) {
   const e = o + len;
   if (flags & EPILOGUE.bias) {
-    if (flags & EPILOGUE.relu) {
-      for (let i = o; i < e; i += co) {
-        for (let j = 0; j < co; j++) {
-          const v = Math.fround(y[i + j] + b[j]);
-          y[i + j] = v < 0 ? 0 : v;
-        }
-      }
-    } else {
-      for (let i = o; i < e; i += co) for (let j = 0; j < co; j++) y[i + j] += b[j];
-    }
-  } else if (flags & EPILOGUE.relu) {
-    for (let i = o; i < e; i++) if (y[i] < 0) y[i] = 0;
+    for (let i = o; i < e; i += co) for (let j = 0; j < co; j++) y[i + j] += b[j];
+  }
+  if (flags & EPILOGUE.residual) {
+    for (let i = o; i < e; i++) y[i] += r[i];
+  }
+  if (flags & EPILOGUE.relu) {
+    for (let i = o; i < e; i++) if (!(y[i] > 0)) y[i] = 0;
   }
 }
 
 /** Forward piece `c`: images `[c*step, ...)` (im2col) or a block of rows (direct). */
 function forwardPiece(a: Float32Array[], p: Float64Array, c: number, n: number) {
-  const [x, w, y, bias] = a;
+  const [x, w, y, bias, residual] = a;
   const flags = p[15] | 0;
   const g = geometryOf(p);
   const K = g.filterHeight * g.filterWidth * g.inChannels, Co = g.outChannels;
@@ -298,7 +301,7 @@ function forwardPiece(a: Float32Array[], p: Float64Array, c: number, n: number) 
     im2col(g, x, n0, n1, col);
     sgemm(false, false, rows, Co, K, 1, col, K, w, Co, 0, y.subarray(n0 * P * Co), Co);
   }
-  if (flags !== 0) epilogue(y, n0 * P * Co, rows * Co, Co, flags, bias);
+  if (flags !== 0) epilogue(y, n0 * P * Co, rows * Co, Co, flags, bias, residual);
 }
 
 /** Input-gradient piece `c` (writes every element of its images' part of `dx`). */
@@ -396,9 +399,60 @@ defineTask(CONV_TASK.forward, forwardPiece);
 defineTask(CONV_TASK.backpropInput, backpropInputPiece);
 defineTask(CONV_TASK.backpropFilter, backpropFilterPiece);
 
+/** Task ids of the oneDNN convolution pieces (images `span(N, c, n)` each). */
+export const DNNL_CONV_TASK = { forward: 23, backpropInput: 24, backpropFilter: 25 } as const;
+
+defineTask(DNNL_CONV_TASK.forward, (a, p, c, n) => {
+  const [x, w, y, bias, residual] = a;
+  const g = geometryOf(p);
+  const [n0, n1] = span(g.batchSize, c, n);
+  dnnlConvPiece(DNNL_CONV.forward, g, n0, n1, x, w, y, p[13] | 0, bias, residual);
+});
+defineTask(DNNL_CONV_TASK.backpropInput, (a, p, c, n) => {
+  const [dy, w, dx] = a;
+  const g = geometryOf(p);
+  const [n0, n1] = span(g.batchSize, c, n);
+  dnnlConvPiece(DNNL_CONV.backwardData, g, n0, n1, dy, w, dx);
+});
+defineTask(DNNL_CONV_TASK.backpropFilter, (a, p, c, n) => {
+  const [x, dy, dw, part] = a;
+  const g = geometryOf(p);
+  const size = g.filterHeight * g.filterWidth * g.inChannels * g.outChannels;
+  const target = c === 0 ? dw : part.subarray((c - 1) * size, c * size);
+  const [n0, n1] = span(g.batchSize, c, n);
+  if (n1 === n0) target.fill(0);
+  else dnnlConvPiece(DNNL_CONV.backwardWeights, g, n0, n1, x, dy, target);
+});
+
+/**
+ * Whether computation `kind` of a convolution of shape `g` runs on oneDNN; a function of the
+ * shape alone, from per-layer timings of both paths on the AMDIM encoders (2-core AVX2): oneDNN's
+ * direct kernels win where the im2col GEMM is skinny (few input channels, 1x1 filters) and where
+ * the forward epilogue would otherwise be a separate pass; OpenBLAS wins on wide GEMMs
+ * (3x3 and strided filters over 64+ channels). Full-window convolutions are plain GEMMs.
+ */
+export function convOnDnnl(g: ConvGeometry, kind: DnnlConvKind): boolean {
+  if (!dnnlEnabled()) return false;
+  const full = g.outHeight === 1 && g.outWidth === 1 && g.filterHeight === g.inHeight &&
+    g.filterWidth === g.inWidth && g.padTop === 0 && g.padLeft === 0;
+  if (full) return false;
+  const pointwise = g.filterHeight === 1 && g.filterWidth === 1;
+  const thin = g.inChannels <= 32;
+  if (kind === DNNL_CONV.forward) return thin || pointwise;
+  if (kind === DNNL_CONV.backwardData) return thin || (pointwise && g.inChannels <= 128);
+  return thin;
+}
+
+/** Pieces of a oneDNN job: whole-image groups, as many as the GEMM-size rule gives. */
+function dnnlPieces(g: ConvGeometry): number {
+  const K = g.filterHeight * g.filterWidth * g.inChannels;
+  const P = g.outHeight * g.outWidth;
+  return Math.max(1, Math.min(g.batchSize, gemmPieces(g.batchSize * P, g.outChannels, K)));
+}
+
 /**
  * `y = conv2d(x, w)`; `x` NHWC, `w` HWIO, `y` NHWC (written, not accumulated), then the optional
- * epilogue (bias, ReLU) on each piece's rows while they are in cache.
+ * epilogue (bias, residual, ReLU) on each piece's rows while they are in cache.
  *
  * @example
  * ```ts
@@ -418,13 +472,20 @@ export function conv2dForward(
   post: ConvEpilogue = {},
 ) {
   if (g.batchSize === 0) return;
-  const s = convSplit(g);
-  const flags = (post.bias ? EPILOGUE.bias : 0) | (post.relu ? EPILOGUE.relu : 0);
-  const params = [...geometryParams(g), s.direct ? 1 : 0, s.step, flags];
-  const xs = s.pieces > 1 ? shareable(x, 0) : x, ws = s.pieces > 1 ? shareable(w, 1) : w;
-  const b = post.bias ?? NO_BIAS;
-  const bs = s.pieces > 1 ? shareable(b, 2) : b;
-  parallelRun(CONV_TASK.forward, [xs, ws, y, bs], params, s.pieces);
+  const flags = (post.bias ? EPILOGUE.bias : 0) | (post.relu ? EPILOGUE.relu : 0) |
+    (post.residual ? EPILOGUE.residual : 0);
+  const b = post.bias ?? NO_BIAS, r = post.residual ?? NO_BIAS;
+  const onDnnl = convOnDnnl(g, DNNL_CONV.forward);
+  const s = onDnnl ? null : convSplit(g);
+  const pieces = s ? s.pieces : dnnlPieces(g);
+  const arrays = pieces > 1
+    ? [shareable(x, 0), shareable(w, 1), y, shareable(b, 2), shareable(r, 3)]
+    : [x, w, y, b, r];
+  if (!s) parallelRun(DNNL_CONV_TASK.forward, arrays, [...geometryParams(g), flags], pieces);
+  else {
+    const params = [...geometryParams(g), s.direct ? 1 : 0, s.step, flags];
+    parallelRun(CONV_TASK.forward, arrays, params, pieces);
+  }
 }
 
 const NO_BIAS = new Float32Array(0);
@@ -433,7 +494,9 @@ const NO_BIAS = new Float32Array(0);
 export interface ConvEpilogue {
   /** Per-output-channel bias, added first (float32 rounding, as a separate Add). */
   bias?: Float32Array;
-  /** Then ReLU (`v < 0 ? 0 : v`, as tfjs' Relu: NaN stays NaN). */
+  /** Then a residual of `y`'s shape (float32 rounding, as a separate Add). */
+  residual?: Float32Array;
+  /** Then ReLU (`v > 0 ? v : +0`: NaN and -0 give +0, as oneDNN's fused ReLU). */
   relu?: boolean;
 }
 
@@ -456,6 +519,16 @@ export function conv2dBackpropInput(
   dx: Float32Array,
 ) {
   if (g.batchSize === 0) return;
+  if (convOnDnnl(g, DNNL_CONV.backwardData)) {
+    const pieces = dnnlPieces(g), shared = pieces > 1;
+    parallelRun(
+      DNNL_CONV_TASK.backpropInput,
+      shared ? [shareable(dy, 0), shareable(w, 1), dx] : [dy, w, dx],
+      geometryParams(g),
+      pieces,
+    );
+    return;
+  }
   const s = convSplit(g);
   const params = [...geometryParams(g), s.direct ? 1 : 0, s.step];
   const dys = s.pieces > 1 ? shareable(dy, 0) : dy, ws = s.pieces > 1 ? shareable(w, 1) : w;
@@ -496,13 +569,18 @@ export function conv2dBackpropFilter(
   if (partials.length < need || (need > 0 && startedWorkers() > 0 && !isShared(partials))) {
     partials = sharedF32(Math.max(need, partials.length));
   }
-  const params = [...geometryParams(g), s.direct ? 1 : 0, imagesPerChunk(g)];
   const xs = groups > 1 ? shareable(x, 0) : x, dys = groups > 1 ? shareable(dy, 1) : dy;
   const part = need > 0 ? partials.subarray(0, need) : partials;
-  parallelRun(CONV_TASK.backpropFilter, [xs, dys, dw, part], params, groups);
+  if (convOnDnnl(g, DNNL_CONV.backwardWeights)) {
+    parallelRun(DNNL_CONV_TASK.backpropFilter, [xs, dys, dw, part], geometryParams(g), groups);
+  } else {
+    const params = [...geometryParams(g), s.direct ? 1 : 0, imagesPerChunk(g)];
+    parallelRun(CONV_TASK.backpropFilter, [xs, dys, dw, part], params, groups);
+  }
   const size = K * Co;
   for (let c = 1; c < groups; c++) {
     const o = (c - 1) * size;
-    for (let i = 0; i < size; i++) dw[i] += part[o + i];
+    if (dnnlBound()) dnnlBinary(DNNL_BINARY_ALGS.Add, dw, part.subarray(o, o + size), dw, 0, size);
+    else for (let i = 0; i < size; i++) dw[i] += part[o + i];
   }
 }

@@ -26,6 +26,8 @@ import {
   type UnarySpec,
 } from "./parallel_tasks.ts";
 import { chunksFor, parallelRun } from "./thread_pool.ts";
+import { dnnlEnabled } from "./dnnl_library.ts";
+import { dnnlStridedCopy } from "./dnnl_elementwise.ts";
 
 type KernelArgs = {
   inputs: Record<string, tf.TensorInfo>;
@@ -64,7 +66,9 @@ function unaryKernel(name: string, spec: UnarySpec): Kernel {
 
 /**
  * `NativeReluGrad`: `dy * step(x)` in one pass (the Relu gradient tfjs builds from Step, Cast
- * and Multiply). Exact: a NaN in `x` gives NaN, as `step` does.
+ * and Multiply). Exact: a NaN in `x` gives NaN, as `step` does. With attribute `nanFree: true`
+ * (the caller guarantees `x` has no NaN, e.g. the output of `NativeFusedConv2D`'s ReLU) it may
+ * run on oneDNN, which gives the same bits for such inputs.
  */
 const reluGradKernel: Kernel = (args) => {
   const backend = args.backend as MathBackendCPU;
@@ -75,7 +79,8 @@ const reluGradKernel: Kernel = (args) => {
   }
   const n = xv.length;
   const out = allocF32(backend, n);
-  parallelRun(TASK.reluGrad, [dyv, xv, out], [n], chunksFor(n));
+  const fast = (args.attrs as Attrs | undefined)?.nanFree === true && dnnlEnabled();
+  parallelRun(fast ? TASK.reluGradDnnl : TASK.reluGrad, [dyv, xv, out], [n], chunksFor(n));
   return backend.makeTensorInfo(x.shape, "float32", out);
 };
 
@@ -267,7 +272,8 @@ const avgPoolKernel: Kernel = (args) => {
   if (!info || !xv) return cpuKernel("AvgPool", args);
   const { batchSize: N, outHeight: OH, outWidth: OW, inChannels: C } = info;
   const out = allocF32(backend, N * OH * OW * C);
-  parallelRun(TASK.avgPool, [xv, out], poolParams(info), poolChunks(N, xv.length));
+  const task = dnnlEnabled() ? TASK.avgPoolDnnl : TASK.avgPool;
+  parallelRun(task, [xv, out], poolParams(info), poolChunks(N, xv.length));
   return backend.makeTensorInfo([N, OH, OW, C], "float32", out);
 };
 
@@ -283,7 +289,8 @@ const avgPoolGradKernel: Kernel = (args) => {
   if (!info || !dyv) return cpuKernel("AvgPoolGrad", args);
   const n = sizeOf(input.shape);
   const dx = allocF32(backend, n);
-  parallelRun(TASK.avgPoolGrad, [dyv, dx], poolParams(info), poolChunks(info.batchSize, n));
+  const task = dnnlEnabled() ? TASK.avgPoolGradDnnl : TASK.avgPoolGrad;
+  parallelRun(task, [dyv, dx], poolParams(info), poolChunks(info.batchSize, n));
   return backend.makeTensorInfo(input.shape, "float32", dx);
 };
 
@@ -345,7 +352,11 @@ const sliceKernel: Kernel = (args) => {
   );
   const n = sizeOf(size);
   const out = allocF32(backend, n);
-  if (n > 0) {
+  const R = size.length, last = x.shape[R - 1];
+  if (n > 0 && dnnlEnabled() && size.every((d, i) => i === R - 1 || d === x.shape[i])) {
+    // Only the last dimension is cut: one strided copy.
+    dnnlStridedCopy(xv, begin[R - 1], last, out, 0, size[R - 1], n / size[R - 1], size[R - 1]);
+  } else if (n > 0) {
     const len = size[size.length - 1];
     forEachRow(
       size,
@@ -370,8 +381,13 @@ const padKernel: Kernel = (args) => {
   const outShape = x.shape.map((d, i) => paddings[i][0] + d + paddings[i][1]);
   const out = allocF32(backend, sizeOf(outShape));
   out.fill(value);
-  if (xv.length > 0) {
-    const len = x.shape[x.shape.length - 1];
+  const R = outShape.length, len = x.shape[R - 1];
+  if (
+    xv.length > 0 && dnnlEnabled() && paddings.every((p, i) => i === R - 1 || p[0] + p[1] === 0)
+  ) {
+    // Only the last dimension is padded: one strided copy.
+    dnnlStridedCopy(xv, 0, len, out, paddings[R - 1][0], outShape[R - 1], xv.length / len, len);
+  } else if (xv.length > 0) {
     forEachRow(
       x.shape,
       x.shape,

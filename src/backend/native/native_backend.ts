@@ -15,7 +15,15 @@ import { PooledCpuBackend } from "./pooled_cpu_backend.ts";
 import { installNativeGradients, NATIVE_ONLY_KERNELS } from "./native_gradients.ts";
 import { adamL2Kernel } from "./adam_kernel.ts";
 import { batchNormTrainGradKernel, batchNormTrainKernel } from "./batch_norm_kernels.ts";
-import { activeThreads, setActiveThreads, startedWorkers, startWorkers } from "./thread_pool.ts";
+import {
+  activeThreads,
+  setActiveThreads,
+  startedWorkers,
+  startWorkers,
+  workersHaveDnnl,
+} from "./thread_pool.ts";
+import { bindDnnl, type DnnlLibrary, openDnnl, setDnnlEnabled } from "./dnnl_library.ts";
+import { conv2dForward } from "./conv2d.ts";
 
 /** The tfjs backend name this module registers. */
 export const NATIVE_BACKEND_NAME = "native";
@@ -46,11 +54,18 @@ export type NativeLoadResult =
       threads: number;
       /** Helper workers running the parallel kernels (0: BLAS threads only). */
       workers: number;
+      /**
+       * What runs the convolutions: `oneDNN 2.6.3 (libdnnl.so.2)`, or `im2col + BLAS` with the
+       * reason oneDNN is not used.
+       */
+      convolutions: string;
     };
   }
   | { ok: false; reason: string; hint: string };
 
 let loaded: BlasLibrary | null = null;
+let dnnl: DnnlLibrary | null = null;
+let convolutions = "im2col + BLAS";
 
 /** The kernels that exist only on this backend, by name. */
 const OWN_KERNELS: Record<string, tf.KernelFunc> = {
@@ -104,6 +119,67 @@ function fusedLayersWanted(): boolean {
   } catch {
     return true;
   }
+}
+
+function dnnlWanted(): boolean {
+  try {
+    return Deno.env.get("AMDIM_NATIVE_DNNL") !== "0";
+  } catch {
+    return true;
+  }
+}
+
+/** A 2x2 filter over a 3x3 image with a known answer: guards against a oneDNN with another ABI. */
+function dnnlSelfTest(): string | null {
+  const g = {
+    batchSize: 1,
+    inHeight: 3,
+    inWidth: 3,
+    inChannels: 1,
+    outHeight: 2,
+    outWidth: 2,
+    outChannels: 1,
+    filterHeight: 2,
+    filterWidth: 2,
+    strideHeight: 1,
+    strideWidth: 1,
+    padTop: 0,
+    padLeft: 0,
+  };
+  const x = new Float32Array([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  const w = new Float32Array([1, 10, 100, 1000]);
+  const y = new Float32Array(4).fill(NaN);
+  try {
+    conv2dForward(g, x, w, y);
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+  const want = [5421, 6532, 8754, 9865];
+  return want.every((v, i) => y[i] === v) ? null : `self-test gave [${[...y]}], expected [${want}]`;
+}
+
+/** Opens and binds oneDNN for the convolutions, unless disabled or absent (then says why). */
+function loadDnnl(): void {
+  if (!dnnlWanted()) {
+    convolutions = "im2col + BLAS (oneDNN off: AMDIM_NATIVE_DNNL=0)";
+    return;
+  }
+  const r = openDnnl();
+  if (!r.ok) {
+    convolutions = `im2col + BLAS (${r.reason}; ${r.hint})`;
+    return;
+  }
+  bindDnnl(r.library);
+  setDnnlEnabled(true);
+  const failed = dnnlSelfTest();
+  if (failed) {
+    setDnnlEnabled(false);
+    bindDnnl(null);
+    convolutions = `im2col + BLAS (${r.library.path}: ${failed})`;
+    return;
+  }
+  dnnl = r.library;
+  convolutions = `${r.library.version} (${r.library.path})`;
 }
 
 function registerKernels(): void {
@@ -174,13 +250,19 @@ export async function loadNativeBackend(opts: NativeLoadOptions = {}): Promise<N
       return { ok: false, reason: `${opened.library.path}: ${failed}`, hint: INSTALL_HINT };
     }
     loaded = opened.library;
+    loadDnnl();
     if (!tf.findBackendFactory(NATIVE_BACKEND_NAME)) {
       tf.registerBackend(NATIVE_BACKEND_NAME, () => new PooledCpuBackend(poolBytes()), 0);
     }
     registerKernels();
   }
   const wanted = threadsWanted(opts.threads);
-  if (wanted > 1 && workersAllowed()) await startWorkers(wanted - 1, loaded.path);
+  if (wanted > 1 && workersAllowed()) await startWorkers(wanted - 1, loaded.path, dnnl?.path);
+  if (dnnl && startedWorkers() > 0 && !workersHaveDnnl()) {
+    setDnnlEnabled(false);
+    dnnl = null;
+    convolutions = "im2col + BLAS (a helper thread could not open oneDNN)";
+  }
   let threads: number;
   if (wanted > 1 && startedWorkers() > 0 && workersAllowed()) {
     loaded.setThreads(1);
@@ -196,6 +278,7 @@ export async function loadNativeBackend(opts: NativeLoadOptions = {}): Promise<N
       version: loaded.version,
       threads,
       workers: activeThreads() - 1,
+      convolutions,
     },
   };
 }

@@ -7,10 +7,12 @@
  *   temporary); `native` runs `NativeReluGrad`, one pass, same values.
  * - `NativeBatchNormTrain` (a kernel of the native backend only) gets its gradient here:
  *   `NativeBatchNormTrainGrad`, all three input gradients from one kernel call.
- * - `NativeFusedConv2D` (native only: convolution, optional bias, optional ReLU in one kernel):
- *   the ReLU gradient as `NativeReluGrad` of the output, then the two convolution gradient
- *   kernels and the bias sum. These are the kernels the unfused layers' gradients run, on the same
- *   values (the output is positive exactly where the pre-activation is), so results are the same.
+ * - `NativeFusedConv2D` (native only: convolution, optional bias, optional residual, optional
+ *   ReLU in one kernel; the residual's gradient is the ReLU's):
+ *   the ReLU gradient as `NativeReluGrad` of the output (NaN-free: the fused ReLU maps NaN to 0),
+ *   then the two convolution gradient kernels and the bias sum. These are the kernels the unfused
+ *   layers' gradients run, on the same values (the output is positive exactly where the
+ *   pre-activation is), so results are the same for every finite pre-activation.
  *
  * @module
  */
@@ -72,7 +74,7 @@ export function installNativeGradients(backendName: string): void {
       const g = (Array.isArray(dy) ? dy[0] : dy) as tf.Tensor;
       const a = attrs as unknown as FusedConvAttrs;
       const dyAct = a.activation === "relu"
-        ? tf.engine().runKernel("NativeReluGrad", { dy: g, x: y }) as tf.Tensor
+        ? tf.engine().runKernel("NativeReluGrad", { dy: g, x: y }, { nanFree: true }) as tf.Tensor
         : g;
       const conv: tf.NamedAttrMap = { strides: a.strides, pad: a.pad, dataFormat: a.dataFormat };
       if (a.dimRoundingMode) conv.dimRoundingMode = a.dimRoundingMode;
@@ -89,6 +91,7 @@ export function installNativeGradients(backendName: string): void {
             filterShape: filter.shape,
           }) as tf.Tensor,
         bias: () => tf.sum(dyAct, [0, 1, 2]),
+        residual: () => dyAct,
       };
     },
   });

@@ -1,6 +1,6 @@
 /**
  * A helper thread of the native backend (started by `thread_pool.ts`): it binds `cblas_sgemm`
- * from the same library, keeps the shared buffers it has been sent, and serves jobs from the
+ * (and oneDNN, when the main thread uses it) from the same libraries, keeps the shared buffers it has been sent, and serves jobs from the
  * shared control block until told to sync (take new buffers from its message queue) or exit.
  *
  * @module
@@ -9,6 +9,7 @@ import { parentPort } from "node:worker_threads";
 import { claimChunks, CTRL, taskFn } from "./thread_pool.ts";
 import { openBlas } from "./blas_library.ts";
 import { bindSgemm } from "./gemm.ts";
+import { bindDnnl, openDnnl } from "./dnnl_library.ts";
 import "./parallel_tasks.ts";
 
 const buffers = new Map<number, SharedArrayBuffer>();
@@ -59,6 +60,7 @@ parentPort!.on("message", (m: {
   init?: boolean;
   ctrl?: SharedArrayBuffer;
   library?: string;
+  dnnl?: string;
   buffers?: [number, SharedArrayBuffer][];
   add?: [number, SharedArrayBuffer][];
   drop?: number[];
@@ -73,9 +75,15 @@ parentPort!.on("message", (m: {
     }
     r.library.setThreads(1);
     bindSgemm(r.library.symbols);
+    let dnnl = false;
+    if (m.dnnl) {
+      const d = openDnnl(m.dnnl);
+      if (d.ok) bindDnnl(d.library);
+      dnnl = d.ok;
+    }
     addBuffers(m.buffers, undefined);
     const seen = Atomics.load(I, CTRL.SEQ) & ~1;
-    parentPort!.postMessage({ ready: true });
+    parentPort!.postMessage({ ready: true, dnnl });
     serve(seen);
     return;
   }

@@ -12,6 +12,14 @@
  */
 import { defineTask, span } from "./thread_pool.ts";
 import { sgemm } from "./gemm.ts";
+import { dnnlBound } from "./dnnl_library.ts";
+import {
+  DNNL_BINARY_ALGS,
+  dnnlAvgPool,
+  dnnlBinary,
+  dnnlBinaryBroadcast,
+  dnnlReluBackward,
+} from "./dnnl_elementwise.ts";
 import "./conv2d.ts";
 import "./batch_norm_tasks.ts";
 
@@ -26,6 +34,9 @@ export const TASK = {
   adam: 7,
   gemmRows: 8,
   gemmBatch: 9,
+  avgPoolDnnl: 10,
+  avgPoolGradDnnl: 11,
+  reluGradDnnl: 12,
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -266,16 +277,62 @@ export function isFlat(rows: number, sa2: number, sb2: number): boolean {
 }
 
 /** Params `[loopId, n0, n1, n2, sa0, sa1, sa2, sb0, sb1, sb2]`; arrays `[a, b, o]`. */
+/**
+ * Runs rows `[r0, r1)` of a binary job on oneDNN when it is a matrix with a repeated row, column
+ * or scalar (bias adds, per-channel scales, the loss's masks and scales); false otherwise.
+ */
+function broadcastOnDnnl(a: Float32Array[], p: Float64Array, r0: number, r1: number): boolean {
+  const id = p[0] | 0;
+  const name = BINARY_NAMES[(id / 9) | 0];
+  const alg = DNNL_BINARY_ALGS[name];
+  if (!alg || p[1] !== 1) return false;
+  const n2 = p[3], sa1 = p[5], sa2 = p[6], sb1 = p[8], sb2 = p[9];
+  const commutes = name !== "Sub";
+  if (sa1 === n2 && sa2 === 1) {
+    if (sb1 === 0 && sb2 === 0) {
+      dnnlBinaryBroadcast(alg, a[0], a[1], a[2], r0, r1, n2, "scalar", false);
+      return true;
+    }
+    if (sb1 === 0 && sb2 === 1) {
+      dnnlBinaryBroadcast(alg, a[0], a[1], a[2], r0, r1, n2, "row", false);
+      return true;
+    }
+    if (sb1 === 1 && sb2 === 0) {
+      dnnlBinaryBroadcast(alg, a[0], a[1], a[2], r0, r1, n2, "col", false);
+      return true;
+    }
+  } else if (commutes && sb1 === n2 && sb2 === 1) {
+    if (sa1 === 0 && sa2 === 0) {
+      dnnlBinaryBroadcast(alg, a[0], a[1], a[2], r0, r1, n2, "scalar", true);
+      return true;
+    }
+    if (sa1 === 0 && sa2 === 1) {
+      dnnlBinaryBroadcast(alg, a[0], a[1], a[2], r0, r1, n2, "row", true);
+      return true;
+    }
+    if (sa1 === 1 && sa2 === 0) {
+      dnnlBinaryBroadcast(alg, a[0], a[1], a[2], r0, r1, n2, "col", true);
+      return true;
+    }
+  }
+  return false;
+}
+
 function binaryChunk(a: Float32Array[], p: Float64Array, c: number, n: number) {
   const n1 = p[2] | 0, n2 = p[3] | 0, rows = (p[1] | 0) * n1;
   if (isFlat(rows, p[6], p[9])) {
     const [s, e] = span(n2, c, n);
-    binaryFlatLoopOf(p[0] | 0)(a[0], a[1], a[2], s, e);
+    const id = p[0] | 0;
+    // Both operands contiguous: oneDNN's vector loop gives the same IEEE results, faster.
+    const alg = id % 9 === 4 && dnnlBound() ? DNNL_BINARY_ALGS[BINARY_NAMES[(id / 9) | 0]] : 0;
+    if (alg) dnnlBinary(alg, a[0], a[1], a[2], s, e);
+    else binaryFlatLoopOf(id)(a[0], a[1], a[2], s, e);
     return;
   }
   let r0 = 0, r1 = rows, l0 = 0, l1 = n2;
   if (rows >= n) [r0, r1] = span(rows, c, n);
   else [l0, l1] = span(n2, c, n);
+  if (l0 === 0 && l1 === n2 && dnnlBound() && broadcastOnDnnl(a, p, r0, r1)) return;
   binaryLoopOf(p[0])(
     a[0],
     a[1],
@@ -603,6 +660,18 @@ defineTask(TASK.reluGrad, reluGradChunk, true);
 defineTask(TASK.reduce, reduceChunk, true);
 defineTask(TASK.avgPool, avgPoolChunk, true);
 defineTask(TASK.avgPoolGrad, avgPoolGradChunk, true);
+defineTask(TASK.reluGradDnnl, (a, p, c, n) => {
+  const [s, e] = span(p[0], c, n);
+  dnnlReluBackward(a[0], a[1], a[2], s, e);
+}, true);
+defineTask(TASK.avgPoolDnnl, (a, p, c, n) => {
+  const [n0, n1] = span(p[0], c, n);
+  dnnlAvgPool(Array.from(p.subarray(0, 10)), a[0], a[1], n0, n1, false);
+});
+defineTask(TASK.avgPoolGradDnnl, (a, p, c, n) => {
+  const [n0, n1] = span(p[0], c, n);
+  dnnlAvgPool(Array.from(p.subarray(0, 10)), a[0], a[1], n0, n1, true);
+});
 defineTask(TASK.adam, adamChunk, true);
 defineTask(TASK.gemmRows, gemmRowsChunk);
 defineTask(TASK.gemmBatch, gemmBatchChunk);

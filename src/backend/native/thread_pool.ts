@@ -152,10 +152,15 @@ export function isShared(a: Float32Array): boolean {
 
 /**
  * Starts `count` workers (once; later calls add workers up to `count`) that bind `cblas_sgemm`
- * from `libraryPath`. Resolves to the number of workers running; 0 if workers or shared memory
- * are unavailable (the caller then keeps everything on the main thread).
+ * from `libraryPath` (and oneDNN from `dnnlPath` when given). Resolves to the number of workers
+ * running; 0 if workers or shared memory are unavailable (the caller then keeps everything on the
+ * main thread). {@linkcode workersHaveDnnl} then says whether every worker bound oneDNN.
  */
-export async function startWorkers(count: number, libraryPath: string): Promise<number> {
+export async function startWorkers(
+  count: number,
+  libraryPath: string,
+  dnnlPath?: string,
+): Promise<number> {
   // Workers are started once: one started later would miss buffers sent before it existed.
   if (workers.length > 0 || count <= 0) return workers.length;
   if (typeof SharedArrayBuffer === "undefined" || typeof Atomics === "undefined") return 0;
@@ -194,6 +199,7 @@ export async function startWorkers(count: number, libraryPath: string): Promise<
         worker.once("message", (m) => {
           clearTimeout(timer);
           if ((m as { ready?: boolean })?.ready) {
+            if (!(m as { dnnl?: boolean }).dnnl) dnnlEverywhere = false;
             worker.unref?.();
             resolve({ worker });
           } else {
@@ -209,6 +215,7 @@ export async function startWorkers(count: number, libraryPath: string): Promise<
           init: true,
           ctrl: ctrlI!.buffer,
           library: libraryPath,
+          dnnl: dnnlPath,
           // Every buffer known so far, so a late worker can read them too.
           buffers: knownBuffers(),
         });
@@ -217,6 +224,13 @@ export async function startWorkers(count: number, libraryPath: string): Promise<
   }
   for (const w of await Promise.all(starting)) if (w) workers.push(w);
   return workers.length;
+}
+
+let dnnlEverywhere = true;
+
+/** False when a started worker could not bind oneDNN (or was not asked to). */
+export function workersHaveDnnl(): boolean {
+  return dnnlEverywhere;
 }
 
 const known = new Map<number, WeakRef<SharedArrayBuffer>>();
