@@ -6,6 +6,7 @@ import { nativeKernelNames } from "../src/backend/native/mod.ts";
 import { batchNorm, BN_EPS } from "../src/model/batch_norm.ts";
 import { convBiasRelu } from "../src/model/fused_ops.ts";
 import type { StateUpdate } from "../src/model/types.ts";
+import { nceDirection } from "../src/loss/nce_loss.ts";
 
 const ok = await nativeAvailable();
 const opts = { ignore: !ok, sanitizeOps: false, sanitizeResources: false };
@@ -281,7 +282,7 @@ Deno.test({
       import * as tf from "@tensorflow/tfjs";
       import { loadNativeBackend } from ${mod};
       const r = await loadNativeBackend({ threads: 1 });
-      const names = ["NativeFusedConv2D", "NativeBatchNormTrain", "NativeReluGrad"];
+      const names = ["NativeFusedConv2D", "NativeBatchNormTrain", "NativeNceScores", "NativeReluGrad"];
       console.log(JSON.stringify(names.map((n) => r.ok && !!tf.getKernel(n, "native"))));`;
     const run = async (value: string) => {
       const out = await new Deno.Command(Deno.execPath(), {
@@ -294,7 +295,30 @@ Deno.test({
       assert(out.success, new TextDecoder().decode(out.stderr));
       return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "");
     };
-    assertEquals(await run("0"), [false, false, true]);
-    assertEquals(await run("1"), [true, true, true]);
+    assertEquals(await run("0"), [false, false, false, true]);
+    assertEquals(await run("1"), [true, true, true, true]);
+  },
+});
+
+Deno.test({
+  name: "native fused: the NCE score kernel and its gradient match the composed loss on cpu",
+  ...opts,
+  fn: async () => {
+    await tf.setBackend("native");
+    assert(
+      tf.getKernel("NativeNceScores", "native") !== undefined,
+      "the fused kernel is registered",
+    );
+    for (const [b, l, d] of [[16, 25, 32], [8, 49, 16], [2, 1, 4]]) {
+      const src = input(`nce/src${b}`, [b, d], -2, 2), trg = input(`nce/trg${b}`, [b, l, d], -2, 2);
+      await compareWithCpu(`nce B=${b} L=${l}`, [src, trg], (s, t) => {
+        const f = (ss: tf.Tensor, tt: tf.Tensor) => {
+          const r = nceDirection(ss as tf.Tensor2D, tt as tf.Tensor3D, 20, 0.05);
+          return tf.add(tf.mul(r.loss, 0.7), tf.mul(r.reg, 1.3));
+        };
+        const r = nceDirection(s as tf.Tensor2D, t as tf.Tensor3D, 20, 0.05);
+        return [r.loss, r.reg, ...tf.grads(f)([s, t])];
+      }, 2e-5);
+    }
   },
 });

@@ -27,6 +27,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { backendHasKernel } from "../model/fused_ops.ts";
 import type { Rng } from "../util/rng.ts";
 import { BenchError } from "../util/errors.ts";
 
@@ -127,6 +128,14 @@ export function nceDirection(
       tf.mul(tf.matMul(src, trgFlat, false, true), 1 / Math.sqrt(d)),
       [b, b, nLocs],
     ) as tf.Tensor3D;
+    if (raw3.dtype === "float32" && backendHasKernel("NativeNceScores")) {
+      // One fused kernel for everything below (native backend), with its closed-form gradient.
+      const [loss, reg] = tf.engine().runKernel("NativeNceScores", { raw: raw3 }, {
+        tclip,
+        lgtRegWeight,
+      }) as tf.Tensor[];
+      return { loss: loss as tf.Scalar, reg: reg as tf.Scalar };
+    }
     // reg = w * mean(raw^2), summed axis by axis
     const sq = tf.square(raw3);
     const reg = tf.mul(tf.sum(tf.sum(tf.sum(sq, 2), 1), 0), lgtRegWeight / (b * b * nLocs));

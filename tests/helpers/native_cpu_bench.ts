@@ -64,8 +64,9 @@ const evalStep = () => {
 const alternate = Deno.args.includes("--alternate");
 const abFusions = Deno.args.includes("--ab-fusions");
 const variants = alternate ? [1, r.info.threads] : abFusions ? [0, -1] : [r.info.threads];
-const FUSED = ["NativeFusedConv2D", "NativeBatchNormTrain"];
-const fusedConfigs = FUSED.map((k) => tf.getKernel(k, "native")!);
+const FUSED = Deno.env.get("AB_KERNELS")?.split(",") ??
+  ["NativeFusedConv2D", "NativeBatchNormTrain", "NativeNceScores"];
+const fusedConfigs = FUSED.map((k) => tf.getKernel(k, "native")).filter((c) => c !== undefined);
 
 /** Variant `v`: a thread count, or 0 / -1 = all threads with / without the fused layer kernels. */
 function setVariant(v: number): void {

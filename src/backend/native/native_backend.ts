@@ -15,6 +15,7 @@ import { PooledCpuBackend } from "./pooled_cpu_backend.ts";
 import { installNativeGradients, NATIVE_ONLY_KERNELS } from "./native_gradients.ts";
 import { adamL2Kernel } from "./adam_kernel.ts";
 import { batchNormTrainGradKernel, batchNormTrainKernel } from "./batch_norm_kernels.ts";
+import { nceScoresGradKernel, nceScoresKernel } from "./nce_kernels.ts";
 import {
   activeThreads,
   setActiveThreads,
@@ -73,6 +74,8 @@ const OWN_KERNELS: Record<string, tf.KernelFunc> = {
   NativeBatchNormTrain: batchNormTrainKernel as unknown as tf.KernelFunc,
   NativeBatchNormTrainGrad: batchNormTrainGradKernel as unknown as tf.KernelFunc,
   NativeFusedConv2D: fusedConv2dKernel as unknown as tf.KernelFunc,
+  NativeNceScores: nceScoresKernel as unknown as tf.KernelFunc,
+  NativeNceScoresGrad: nceScoresGradKernel as unknown as tf.KernelFunc,
 };
 
 /** The names of the kernels the native backend implements itself (the rest are the cpu ones). */
@@ -111,7 +114,11 @@ function selfTest(): string | null {
  * The kernels that replace a whole layer composition (the model composes tfjs ops when they are
  * absent); env `AMDIM_NATIVE_FUSED=0` leaves them unregistered, to compare or bisect.
  */
-const FUSED_LAYER_KERNELS: readonly string[] = ["NativeBatchNormTrain", "NativeFusedConv2D"];
+const FUSED_LAYER_KERNELS: readonly string[] = [
+  "NativeBatchNormTrain",
+  "NativeFusedConv2D",
+  "NativeNceScores",
+];
 
 function fusedLayersWanted(): boolean {
   try {

@@ -7,6 +7,8 @@
  *   temporary); `native` runs `NativeReluGrad`, one pass, same values.
  * - `NativeBatchNormTrain` (a kernel of the native backend only) gets its gradient here:
  *   `NativeBatchNormTrainGrad`, all three input gradients from one kernel call.
+ * - `NativeNceScores` (native only: the NCE loss and regulariser from the score matrix) gets
+ *   `NativeNceScoresGrad`, the closed-form gradient of both outputs from one kernel call.
  * - `NativeFusedConv2D` (native only: convolution, optional bias, optional residual, optional
  *   ReLU in one kernel; the residual's gradient is the ReLU's):
  *   the ReLU gradient as `NativeReluGrad` of the output (NaN-free: the fused ReLU maps NaN to 0),
@@ -25,6 +27,8 @@ export const NATIVE_ONLY_KERNELS = [
   "NativeBatchNormTrain",
   "NativeBatchNormTrainGrad",
   "NativeFusedConv2D",
+  "NativeNceScores",
+  "NativeNceScoresGrad",
 ] as const;
 
 let installed = false;
@@ -92,6 +96,23 @@ export function installNativeGradients(backendName: string): void {
           }) as tf.Tensor,
         bias: () => tf.sum(dyAct, [0, 1, 2]),
         residual: () => dyAct,
+      };
+    },
+  });
+  tf.registerGradient({
+    kernelName: "NativeNceScores",
+    inputsToSave: ["raw"],
+    outputsToSave: [false, false, true, true],
+    gradFunc: (dy, saved, attrs) => {
+      const [raw, sig, aux] = saved;
+      const [dyLoss, dyReg] = dy as tf.Tensor[];
+      return {
+        raw: () =>
+          tf.engine().runKernel(
+            "NativeNceScoresGrad",
+            { raw, sig, aux, dyLoss, dyReg },
+            attrs,
+          ) as tf.Tensor,
       };
     },
   });

@@ -22,6 +22,7 @@ import {
 } from "./dnnl_elementwise.ts";
 import "./conv2d.ts";
 import "./batch_norm_tasks.ts";
+import "./nce_tasks.ts";
 
 /** Task ids (the convolution ones are in `conv2d.ts`). */
 export const TASK = {
