@@ -68,7 +68,8 @@ def main():
           f"eval {summary['median_eval_ratio']:.2f}")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump(summary, f, indent=1)
+            json.dump(summary, f, indent=2)
+            f.write("\n")
 
 
 if __name__ == "__main__":

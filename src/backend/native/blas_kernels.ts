@@ -204,7 +204,8 @@ export function fusedConv2dKernel(args: KernelArgs): tf.TensorInfo | tf.TensorIn
   const rv = residual ? f32(backend, residual) : null;
   if (residual && (!info || !rv || rv.length !== size(info.outShape))) {
     throw new Error(
-      `NativeFusedConv2D: the residual must be float32 of the output's shape, got [${residual.shape}]`,
+      "NativeFusedConv2D: the residual must be float32 of the output's shape, got " +
+        `[${residual.shape}]`,
     );
   }
   if (!info || !xv || !wv || !simpleFusion(args.inputs, attrs, info.outChannels)) {

@@ -5,6 +5,10 @@
  * reshuffling is needed. Two shapes need no im2col at all: 1x1 stride-1 unpadded convolutions and
  * "full" convolutions whose window covers the whole unpadded input (1x1 output).
  *
+ * Where oneDNN is bound and {@linkcode convOnDnnl} says so (thin and 1x1 layers), a computation
+ * runs instead as pieces of whole images on oneDNN's direct kernels (`dnnl_conv.ts`), the epilogue
+ * as post-ops.
+ *
  * Work is split over whole images so the scratch matrix stays near {@linkcode COL_BUDGET_FLOATS},
  * and large GEMMs into up to 4 pieces; the pieces run on the native backend's threads (each with
  * its own scratch and a single-threaded SGEMM). The split depends only on the shapes, and the
@@ -424,6 +428,16 @@ defineTask(DNNL_CONV_TASK.backpropFilter, (a, p, c, n) => {
   else dnnlConvPiece(DNNL_CONV.backwardWeights, g, n0, n1, x, dy, target);
 });
 
+let everywhere = false;
+
+/**
+ * Sends every convolution oneDNN can take to it, ignoring the shape rule of
+ * {@linkcode convOnDnnl} (for measuring both paths per layer; off by default).
+ */
+export function dnnlForEveryConvolution(on: boolean): void {
+  everywhere = on;
+}
+
 /**
  * Whether computation `kind` of a convolution of shape `g` runs on oneDNN; a function of the
  * shape alone, from per-layer timings of both paths on the AMDIM encoders (2-core AVX2): oneDNN's
@@ -436,6 +450,7 @@ export function convOnDnnl(g: ConvGeometry, kind: DnnlConvKind): boolean {
   const full = g.outHeight === 1 && g.outWidth === 1 && g.filterHeight === g.inHeight &&
     g.filterWidth === g.inWidth && g.padTop === 0 && g.padLeft === 0;
   if (full) return false;
+  if (everywhere) return true;
   const pointwise = g.filterHeight === 1 && g.filterWidth === 1;
   const thin = g.inChannels <= 32;
   if (kind === DNNL_CONV.forward) return thin || pointwise;

@@ -65,8 +65,8 @@ export function dnnlBinary(
 /**
  * `o = a op b` over rows `[r0, r1)` of a row-major `[rows, cols]` matrix `a`, with `b` one row
  * of `cols` values repeated down the rows (`"row"`), one value per row repeated across it
- * (`"col"`, indexed from row 0 of the whole matrix) or one value for all (`"scalar"`). With `swap`, `a` is the repeated operand
- * and `b` the matrix (add and multiply only).
+ * (`"col"`, indexed from row 0 of the whole matrix) or one value for all (`"scalar"`). With
+ * `swap`, `a` is the repeated operand and `b` the matrix (add and multiply only).
  *
  * @example
  * ```ts

@@ -1,5 +1,6 @@
 /**
- * The `native` tfjs backend: cpu kernels plus BLAS (OpenBLAS / Accelerate) through Deno FFI.
+ * The `native` tfjs backend: cpu kernels plus BLAS (OpenBLAS / Accelerate) and oneDNN through Deno
+ * FFI.
  *
  * @module
  */
@@ -18,6 +19,12 @@ export {
   INSTALL_HINT,
   openBlas,
 } from "./blas_library.ts";
+export {
+  defaultDnnlSearchList,
+  DNNL_DEBIAN_PACKAGE,
+  DNNL_INSTALL_HINT,
+  openDnnl,
+} from "./dnnl_library.ts";
 export {
   formatKernelProfile,
   type KernelProfile,

@@ -1,7 +1,8 @@
 /**
  * A helper thread of the native backend (started by `thread_pool.ts`): it binds `cblas_sgemm`
- * (and oneDNN, when the main thread uses it) from the same libraries, keeps the shared buffers it has been sent, and serves jobs from the
- * shared control block until told to sync (take new buffers from its message queue) or exit.
+ * (and oneDNN, when the main thread uses it) from the same libraries, keeps the shared buffers it
+ * has been sent, and serves jobs from the shared control block until told to sync (take new
+ * buffers from its message queue) or exit.
  *
  * @module
  */

@@ -54,7 +54,8 @@ let rowsBuffer: Float32Array = new Float32Array(0);
  *
  * @example
  * ```ts
- * const [loss, reg] = tf.engine().runKernel("NativeNceScores", { raw }, { tclip: 20, lgtRegWeight: 0.05 });
+ * const attrs = { tclip: 20, lgtRegWeight: 0.05 };
+ * const [loss, reg] = tf.engine().runKernel("NativeNceScores", { raw }, attrs);
  * ```
  */
 export function nceScoresKernel(args: KernelArgs): tf.TensorInfo[] {
@@ -86,7 +87,8 @@ export function nceScoresKernel(args: KernelArgs): tf.TensorInfo[] {
  *
  * @example
  * ```ts
- * const draw = tf.engine().runKernel("NativeNceScoresGrad", { raw, sig, aux, dyLoss, dyReg }, attrs);
+ * const inputs = { raw, sig, aux, dyLoss, dyReg };
+ * const draw = tf.engine().runKernel("NativeNceScoresGrad", inputs, attrs);
  * ```
  */
 export function nceScoresGradKernel(args: KernelArgs): tf.TensorInfo {

@@ -3,7 +3,8 @@
  * thread and in every worker (each imports this module): elementwise unary and broadcasting
  * binary loops, the fused Relu gradient, reductions over one contiguous run of axes, average
  * pooling and its gradient, the fused Adam update, GEMM row blocks and (from `conv2d.ts`) the
- * convolution pieces. No tfjs here: workers load only plain loops and the SGEMM binding.
+ * convolution pieces. No tfjs here: workers load only plain loops and the SGEMM and oneDNN
+ * bindings (the oneDNN chunks are in `dnnl_elementwise.ts`).
  *
  * Every chunk computes its elements with exactly the code the one-thread path uses, and the
  * chunking splits outputs, never a sum, so any thread count gives bit-identical results.
