@@ -128,7 +128,7 @@ export function nceDirection(
       tf.mul(tf.matMul(src, trgFlat, false, true), 1 / Math.sqrt(d)),
       [b, b, nLocs],
     ) as tf.Tensor3D;
-    if (raw3.dtype === "float32" && backendHasKernel("NativeNceScores")) {
+    if (b >= 2 && raw3.dtype === "float32" && backendHasKernel("NativeNceScores")) {
       // One fused kernel for everything below (native backend), with its closed-form gradient.
       const [loss, reg] = tf.engine().runKernel("NativeNceScores", { raw: raw3 }, {
         tclip,

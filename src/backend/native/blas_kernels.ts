@@ -210,7 +210,13 @@ export function fusedConv2dKernel(args: KernelArgs): tf.TensorInfo | tf.TensorIn
   }
   if (!info || !xv || !wv || !simpleFusion(args.inputs, attrs, info.outChannels)) {
     if (residual) throw new Error("NativeFusedConv2D: a residual needs a linear or relu fusion");
-    return cpuKernel("FusedConv2D", args);
+    const out = cpuKernel("FusedConv2D", args) as tf.TensorInfo;
+    if (attrs.activation === "relu" && out.dtype === "float32") {
+      // The same ReLU as the fused paths (NaN gives 0), which the gradient relies on.
+      const v = backend.data.get(out.dataId).values as Float32Array;
+      for (let i = 0; i < v.length; i++) if (!(v[i] > 0)) v[i] = 0;
+    }
+    return out;
   }
   const y = allocF32(backend, size(info.outShape));
   const bv = bias ? f32(backend, bias) : null;

@@ -19,7 +19,7 @@
  */
 import { sgemm } from "./gemm.ts";
 import { DNNL_CONV, DNNL_POST, type DnnlConvKind, dnnlConvPiece } from "./dnnl_conv.ts";
-import { dnnlBound, dnnlEnabled } from "./dnnl_library.ts";
+import { dnnlEnabled } from "./dnnl_library.ts";
 import { DNNL_BINARY_ALGS, dnnlBinary } from "./dnnl_elementwise.ts";
 import {
   defineTask,
@@ -595,7 +595,8 @@ export function conv2dBackpropFilter(
   const size = K * Co;
   for (let c = 1; c < groups; c++) {
     const o = (c - 1) * size;
-    if (dnnlBound()) dnnlBinary(DNNL_BINARY_ALGS.Add, dw, part.subarray(o, o + size), dw, 0, size);
-    else for (let i = 0; i < size; i++) dw[i] += part[o + i];
+    if (dnnlEnabled()) {
+      dnnlBinary(DNNL_BINARY_ALGS.Add, dw, part.subarray(o, o + size), dw, 0, size);
+    } else for (let i = 0; i < size; i++) dw[i] += part[o + i];
   }
 }

@@ -138,10 +138,8 @@ const SYMBOLS = {
   dnnl_memory_destroy: { parameters: ["pointer"], result: "i32" },
   dnnl_primitive_execute: { parameters: ["pointer", "pointer", "i32", "buffer"], result: "i32" },
   dnnl_stream_wait: { parameters: ["pointer"], result: "i32" },
-} as const;
-
-const OMP_SYMBOLS = {
-  omp_set_num_threads: { parameters: ["i32"], result: "void" },
+  // Resolved through oneDNN's own dependencies: the OpenMP runtime it was linked with.
+  omp_set_num_threads: { parameters: ["i32"], result: "void", optional: true },
 } as const;
 
 /** The opened oneDNN symbol table. */
@@ -190,6 +188,9 @@ export const DNNL = {
   /** Room for any operation descriptor (`dnnl_convolution_desc_t`, the largest, is 5976 in 2.6). */
   opDescBytes: 8192,
 } as const;
+
+/** `DNNL_RUNTIME_SEQ` and `DNNL_RUNTIME_OMP`: the CPU runtimes whose threads this code controls. */
+const RUNTIME = { sequential: 1, openmp: 2 } as const;
 
 const STATUS = [
   "success",
@@ -257,6 +258,18 @@ export function openDnnl(library?: string): OpenDnnlResult {
       failures.push(`${path}: ${version}, expected 2.x`);
       continue;
     }
+    // dnnl_version_t: three ints, the hash pointer at 16, cpu_runtime at 24.
+    const runtime = view ? view.getUint32(24) : 0;
+    if (runtime !== RUNTIME.sequential && runtime !== RUNTIME.openmp) {
+      lib.close();
+      failures.push(`${path}: ${version} uses CPU runtime ${runtime}; only OpenMP or sequential`);
+      continue;
+    }
+    if (runtime === RUNTIME.openmp && !lib.symbols.omp_set_num_threads) {
+      lib.close();
+      failures.push(`${path}: an OpenMP build without a reachable omp_set_num_threads`);
+      continue;
+    }
     return { ok: true, library: { path, version, symbols: lib.symbols } };
   }
   return {
@@ -296,13 +309,15 @@ let bound: DnnlLibrary | null = null;
 export function bindDnnl(library: DnnlLibrary | null): void {
   bound = library;
   context = null;
-  if (!library) return;
-  try {
-    const omp = Deno.dlopen("libgomp.so.1", OMP_SYMBOLS);
-    omp.symbols.omp_set_num_threads(1);
-  } catch {
-    // not an OpenMP build: its own runtime decides
-  }
+  limitDnnlThreads();
+}
+
+/**
+ * Sets this thread's OpenMP thread count to 1 again (call it after anything else that sets it,
+ * e.g. an OpenMP build of OpenBLAS): every oneDNN call runs on the calling thread only.
+ */
+export function limitDnnlThreads(): void {
+  bound?.symbols.omp_set_num_threads?.(1);
 }
 
 let enabled = false;

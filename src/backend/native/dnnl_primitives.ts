@@ -29,7 +29,7 @@ export interface Built {
   keep: Uint8Array[];
 }
 
-/** Most entries kept per thread (the least recently built are destroyed first). */
+/** Most entries kept per thread (the least recently used are destroyed first). */
 export const CACHE_SIZE = 512;
 
 const cache = new Map<string, Built>();
@@ -163,7 +163,12 @@ function destroy(s: DnnlSymbols, built: Built): void {
 /** The cached entry for `key`, built by `build` on first use. */
 export function cached<T extends Built>(key: string, build: () => T): T {
   const hit = cache.get(key);
-  if (hit) return hit as T;
+  if (hit) {
+    // Most recently used last, so eviction takes the least recently used.
+    cache.delete(key);
+    cache.set(key, hit);
+    return hit as T;
+  }
   const built = build();
   if (cache.size >= CACHE_SIZE) {
     const [oldest, old] = cache.entries().next().value!;

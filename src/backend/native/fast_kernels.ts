@@ -383,7 +383,8 @@ const padKernel: Kernel = (args) => {
   out.fill(value);
   const R = outShape.length, len = x.shape[R - 1];
   if (
-    xv.length > 0 && dnnlEnabled() && paddings.every((p, i) => i === R - 1 || p[0] + p[1] === 0)
+    xv.length > 0 && dnnlEnabled() &&
+    paddings.every((p, i) => i === R - 1 || (p[0] === 0 && p[1] === 0))
   ) {
     // Only the last dimension is padded: one strided copy.
     dnnlStridedCopy(xv, 0, len, out, paddings[R - 1][0], outShape[R - 1], xv.length / len, len);

@@ -23,8 +23,15 @@ import {
   startWorkers,
   workersHaveDnnl,
 } from "./thread_pool.ts";
-import { bindDnnl, type DnnlLibrary, openDnnl, setDnnlEnabled } from "./dnnl_library.ts";
+import {
+  bindDnnl,
+  type DnnlLibrary,
+  limitDnnlThreads,
+  openDnnl,
+  setDnnlEnabled,
+} from "./dnnl_library.ts";
 import { conv2dForward } from "./conv2d.ts";
+import { releaseDnnlPrimitives } from "./dnnl_primitives.ts";
 
 /** The tfjs backend name this module registers. */
 export const NATIVE_BACKEND_NAME = "native";
@@ -181,6 +188,7 @@ function loadDnnl(): void {
   const failed = dnnlSelfTest();
   if (failed) {
     setDnnlEnabled(false);
+    releaseDnnlPrimitives();
     bindDnnl(null);
     convolutions = `im2col + BLAS (${r.library.path}: ${failed})`;
     return;
@@ -278,6 +286,8 @@ export async function loadNativeBackend(opts: NativeLoadOptions = {}): Promise<N
     setActiveThreads(1);
     threads = loaded.setThreads(wanted);
   }
+  // An OpenMP build of OpenBLAS sets this thread's OpenMP count too; oneDNN stays at one.
+  limitDnnlThreads();
   return {
     ok: true,
     info: {

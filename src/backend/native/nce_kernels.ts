@@ -18,7 +18,7 @@ import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { f32 } from "./blas_kernels.ts";
 import { allocF32 } from "./pooled_cpu_backend.ts";
 import { NCE_TASK } from "./nce_tasks.ts";
-import { chunksFor, parallelRun, sharedF32 } from "./thread_pool.ts";
+import { chunksFor, isShared, parallelRun, sharedF32, startedWorkers } from "./thread_pool.ts";
 
 type KernelArgs = {
   inputs: Record<string, tf.TensorInfo>;
@@ -62,7 +62,9 @@ export function nceScoresKernel(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as MathBackendCPU;
   const [raw, B, L] = scores(backend, args.inputs.raw);
   const { tclip, w } = attrsOf(args);
-  if (rowsBuffer.length < 4 * B) rowsBuffer = sharedF32(4 * B);
+  if (rowsBuffer.length < 4 * B || (startedWorkers() > 0 && !isShared(rowsBuffer))) {
+    rowsBuffer = sharedF32(Math.max(4 * B, rowsBuffer.length));
+  }
   const rows = rowsBuffer.subarray(0, 4 * B);
   const aux = allocF32(backend, raw.length);
   const chunks = Math.min(B, chunksFor(raw.length));

@@ -67,6 +67,8 @@ export const CTRL = {
   ACK: 8,
   NCHUNK: 9,
   NPARAM: 10,
+  /** Chunks of the current job whose function threw (they still count as finished). */
+  FAILED: 11,
   ARR0: 16,
   MAX_ARRAYS: 10,
   INTS: 64,
@@ -95,6 +97,9 @@ let pending: [number, SharedArrayBuffer][] = [];
 const pendingIds = new Set<number>();
 let forget: number[] = [];
 const finalizer = new FinalizationRegistry<number>((id) => forget.push(id));
+
+/** The first error a chunk function threw on this thread since the last job started. */
+let chunkError: unknown = undefined;
 
 /** Counters for tests and reports. */
 export const threadStats = {
@@ -358,7 +363,16 @@ export function claimChunks(
     const cur = Atomics.load(I, CTRL.TICKET);
     if (cur >= end || cur < base) return ran;
     if (Atomics.compareExchange(I, CTRL.TICKET, cur, cur + 1) !== cur) continue;
-    fn(arrays, p, cur - base, n);
+    try {
+      fn(arrays, p, cur - base, n);
+    } catch (error) {
+      // Count it finished anyway, so that no thread waits forever; the job's caller throws.
+      Atomics.add(I, CTRL.FAILED, 1);
+      chunkError ??= error;
+      console.error(
+        `native threads: a chunk failed: ${error instanceof Error ? error.message : error}`,
+      );
+    }
     ran++;
     if (Atomics.add(I, CTRL.FINISHED, 1) + 1 === end) Atomics.notify(I, CTRL.FINISHED);
   }
@@ -420,6 +434,13 @@ export function parallelRun(
     const f = Atomics.load(I, CTRL.FINISHED);
     if (f === end) break;
     Atomics.wait(I, CTRL.FINISHED, f, 1000);
+  }
+  if (Atomics.load(I, CTRL.FAILED) !== 0) {
+    Atomics.store(I, CTRL.FAILED, 0);
+    const own = chunkError;
+    chunkError = undefined;
+    if (own instanceof Error) throw own;
+    throw new Error(`native threads: a chunk of task ${task} failed on a helper thread`);
   }
 }
 
