@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { firstLine, readEnv } from "./env.ts";
 
 /** CBLAS enum values (`CblasRowMajor`, `CblasNoTrans`, `CblasTrans`). */
 export const CBLAS = { rowMajor: 101, noTrans: 111, trans: 112 } as const;
@@ -191,18 +192,4 @@ function wrap(path: string, lib: Deno.DynamicLibrary<typeof SYMBOLS>): BlasLibra
     threads,
     close: () => lib.close(),
   };
-}
-
-function readEnv(name: string): string | undefined {
-  try {
-    const value = Deno.env.get(name);
-    return value === "" ? undefined : value;
-  } catch {
-    return undefined;
-  }
-}
-
-function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split("\n")[0];
 }

@@ -21,6 +21,7 @@ import {
   reorderStep,
   runStep,
   type Step,
+  trailingPad,
   userScratchAttr,
 } from "./dnnl_primitives.ts";
 
@@ -96,14 +97,8 @@ function buildPlan(kind: DnnlConvKind, g: ConvGeometry, images: number, post: nu
   const wDims = dims(g.outChannels, g.inChannels, g.filterHeight, g.filterWidth);
   const wAny = memoryDesc(s, wDims, 4, DNNL.tagAny);
   const hwio = memoryDesc(s, wDims, 4, DNNL.hwio);
-  const padBottom = Math.max(
-    0,
-    (g.outHeight - 1) * g.strideHeight + g.filterHeight - g.inHeight - g.padTop,
-  );
-  const padRight = Math.max(
-    0,
-    (g.outWidth - 1) * g.strideWidth + g.filterWidth - g.inWidth - g.padLeft,
-  );
+  const padBottom = trailingPad(g.outHeight, g.strideHeight, g.filterHeight, g.inHeight, g.padTop);
+  const padRight = trailingPad(g.outWidth, g.strideWidth, g.filterWidth, g.inWidth, g.padLeft);
   const strides = dims(g.strideHeight, g.strideWidth);
   const padL = dims(g.padTop, g.padLeft), padR = dims(padBottom, padRight);
   const keep = [src, dst, wAny, hwio];

@@ -18,6 +18,8 @@ import {
   ptr,
   reorderStep,
   runStep,
+  type Step,
+  trailingPad,
 } from "./dnnl_primitives.ts";
 
 /** The binary ops with a oneDNN path, by tfjs kernel name, to oneDNN algorithm. */
@@ -45,21 +47,31 @@ export function dnnlBinary(
 ): void {
   const len = e - s;
   if (len <= 0) return;
-  const built = cached(`binary${alg}:${len}`, () => {
-    const { s: sym } = dnnlThreadContext();
-    const md = memoryDesc(sym, dims(len), 1, DNNL.tagX);
+  const step = binaryStep(`binary${alg}:${len}`, alg, [len], [len]);
+  runStep(step, [at(a, s), at(b, s), at(o, s)]);
+}
+
+/**
+ * The cached binary primitive `dst = src0 op src1` of plain row-major shapes: `full` for `src0`
+ * and `dst`, `small` (the same rank, 1 in every repeated dimension) for `src1`.
+ */
+function binaryStep(key: string, alg: number, full: number[], small: number[]): Step {
+  return cached(key, () => {
+    const { s } = dnnlThreadContext();
+    const tag = full.length === 1 ? DNNL.tagX : DNNL.tagAb;
+    const fullMd = memoryDesc(s, dims(...full), full.length, tag);
+    const smallMd = memoryDesc(s, dims(...small), small.length, tag);
     const desc = new Uint8Array(DNNL.opDescBytes);
-    check(sym.dnnl_binary_desc_init(desc, alg, md, md, md), "binary_desc_init");
+    check(s.dnnl_binary_desc_init(desc, alg, fullMd, smallMd, fullMd), "binary_desc_init");
     const pds: Deno.PointerValue[] = [];
     const pd = primitiveDesc(desc, pds, "binary");
     const step = makeStep(pd, [DNNL.argSrc, DNNL.argSrc1, DNNL.argDst], [
-      ptr(md),
-      ptr(md),
-      ptr(md),
+      ptr(fullMd),
+      ptr(smallMd),
+      ptr(fullMd),
     ]);
-    return { steps: [step], pds, keep: [md] };
-  });
-  runStep(built.steps[0], [at(a, s), at(b, s), at(o, s)]);
+    return { steps: [step], pds, keep: [fullMd, smallMd] };
+  }).steps[0];
 }
 
 /**
@@ -86,28 +98,10 @@ export function dnnlBinaryBroadcast(
 ): void {
   const rows = r1 - r0;
   if (rows <= 0 || cols <= 0) return;
-  const built = cached(`binary${alg}:${repeat}:${rows}x${cols}`, () => {
-    const { s: sym } = dnnlThreadContext();
-    const full = memoryDesc(sym, dims(rows, cols), 2, DNNL.tagAb);
-    const smallDims = repeat === "row"
-      ? dims(1, cols)
-      : repeat === "col"
-      ? dims(rows, 1)
-      : dims(1, 1);
-    const small = memoryDesc(sym, smallDims, 2, DNNL.tagAb);
-    const desc = new Uint8Array(DNNL.opDescBytes);
-    check(sym.dnnl_binary_desc_init(desc, alg, full, small, full), "binary_desc_init");
-    const pds: Deno.PointerValue[] = [];
-    const pd = primitiveDesc(desc, pds, "binary");
-    const step = makeStep(pd, [DNNL.argSrc, DNNL.argSrc1, DNNL.argDst], [
-      ptr(full),
-      ptr(small),
-      ptr(full),
-    ]);
-    return { steps: [step], pds, keep: [full, small] };
-  });
+  const small = repeat === "row" ? [1, cols] : repeat === "col" ? [rows, 1] : [1, 1];
+  const step = binaryStep(`binary${alg}:${repeat}:${rows}x${cols}`, alg, [rows, cols], small);
   const matrix = swap ? b : a, vector = swap ? a : b;
-  runStep(built.steps[0], [
+  runStep(step, [
     at(matrix, r0 * cols),
     repeat === "col" ? at(vector, r0) : Deno.UnsafePointer.of(vector),
     at(o, r0 * cols),
@@ -218,10 +212,7 @@ function buildPool(p: PoolShape, images: number, backward: boolean): Built {
   const dst = memoryDesc(s, dims(images, C, OH, OW), 4, DNNL.nhwc);
   const strides = dims(sh, sw), kernel = dims(KH, KW), dilation = dims(0, 0);
   const padL = dims(0, 0);
-  const padR = dims(
-    Math.max(0, (OH - 1) * sh + KH - H),
-    Math.max(0, (OW - 1) * sw + KW - W),
-  );
+  const padR = dims(trailingPad(OH, sh, KH, H, 0), trailingPad(OW, sw, KW, W, 0));
   const pds: Deno.PointerValue[] = [];
   const fwd = new Uint8Array(DNNL.opDescBytes);
   check(

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { firstLine, readEnv } from "./env.ts";
 
 /** The Debian package that provides the library. */
 export const DNNL_DEBIAN_PACKAGE = "libdnnl2";
@@ -352,18 +353,4 @@ export function dnnlThreadContext(): DnnlThreadContext {
   check(s.dnnl_stream_create(cell, engine, DNNL.streamDefault), "stream_create");
   context = { s, engine, stream: outPointer(cell) };
   return context;
-}
-
-function readEnv(name: string): string | undefined {
-  try {
-    const value = Deno.env.get(name);
-    return value === "" ? undefined : value;
-  } catch {
-    return undefined;
-  }
-}
-
-function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split("\n")[0];
 }

@@ -49,6 +49,21 @@ export function memoryDesc(s: DnnlSymbols, d: BigInt64Array, n: number, tag: num
   return md;
 }
 
+/**
+ * The trailing padding oneDNN wants for a window of `kernel` at `stride` over `size` inputs with
+ * `lead` leading padding and `out` outputs: what the last window reaches past the input (at
+ * least 0; the floor in the output-size formula drops any remainder).
+ */
+export function trailingPad(
+  out: number,
+  stride: number,
+  kernel: number,
+  size: number,
+  lead: number,
+): number {
+  return Math.max(0, (out - 1) * stride + kernel - size - lead);
+}
+
 /** The address of a descriptor (or any byte buffer). */
 export function ptr(a: Uint8Array): Deno.PointerValue {
   return Deno.UnsafePointer.of(a);

@@ -31,6 +31,7 @@ import {
   setDnnlEnabled,
 } from "./dnnl_library.ts";
 import { conv2dForward } from "./conv2d.ts";
+import { envSwitch, readEnv } from "./env.ts";
 import { releaseDnnlPrimitives } from "./dnnl_primitives.ts";
 
 /** The tfjs backend name this module registers. */
@@ -93,12 +94,7 @@ export function nativeKernelNames(): string[] {
 
 function threadsWanted(requested: number | undefined): number {
   if (requested !== undefined) return requested;
-  let env: string | undefined;
-  try {
-    env = Deno.env.get("AMDIM_NATIVE_THREADS");
-  } catch {
-    env = undefined;
-  }
+  const env = readEnv("AMDIM_NATIVE_THREADS");
   const parsed = env ? Number.parseInt(env, 10) : NaN;
   if (Number.isFinite(parsed) && parsed > 0) return parsed;
   return Math.max(1, navigator.hardwareConcurrency || 1);
@@ -126,22 +122,6 @@ const FUSED_LAYER_KERNELS: readonly string[] = [
   "NativeFusedConv2D",
   "NativeNceScores",
 ];
-
-function fusedLayersWanted(): boolean {
-  try {
-    return Deno.env.get("AMDIM_NATIVE_FUSED") !== "0";
-  } catch {
-    return true;
-  }
-}
-
-function dnnlWanted(): boolean {
-  try {
-    return Deno.env.get("AMDIM_NATIVE_DNNL") !== "0";
-  } catch {
-    return true;
-  }
-}
 
 /** A 2x2 filter over a 3x3 image with a known answer: guards against a oneDNN with another ABI. */
 function dnnlSelfTest(): string | null {
@@ -174,7 +154,7 @@ function dnnlSelfTest(): string | null {
 
 /** Opens and binds oneDNN for the convolutions, unless disabled or absent (then says why). */
 function loadDnnl(): void {
-  if (!dnnlWanted()) {
+  if (!envSwitch("AMDIM_NATIVE_DNNL")) {
     convolutions = "im2col + BLAS (oneDNN off: AMDIM_NATIVE_DNNL=0)";
     return;
   }
@@ -212,7 +192,7 @@ function registerKernels(): void {
       kernelFunc: own ?? config.kernelFunc,
     });
   }
-  const layerFusions = fusedLayersWanted();
+  const layerFusions = envSwitch("AMDIM_NATIVE_FUSED");
   for (const name of NATIVE_ONLY_KERNELS) {
     if (tf.getKernel(name, NATIVE_BACKEND_NAME)) continue;
     if (!layerFusions && FUSED_LAYER_KERNELS.includes(name)) continue;
@@ -272,14 +252,16 @@ export async function loadNativeBackend(opts: NativeLoadOptions = {}): Promise<N
     registerKernels();
   }
   const wanted = threadsWanted(opts.threads);
-  if (wanted > 1 && workersAllowed()) await startWorkers(wanted - 1, loaded.path, dnnl?.path);
+  if (wanted > 1 && envSwitch("AMDIM_NATIVE_WORKERS")) {
+    await startWorkers(wanted - 1, loaded.path, dnnl?.path);
+  }
   if (dnnl && startedWorkers() > 0 && !workersHaveDnnl()) {
     setDnnlEnabled(false);
     dnnl = null;
     convolutions = "im2col + BLAS (a helper thread could not open oneDNN)";
   }
   let threads: number;
-  if (wanted > 1 && startedWorkers() > 0 && workersAllowed()) {
+  if (wanted > 1 && startedWorkers() > 0 && envSwitch("AMDIM_NATIVE_WORKERS")) {
     loaded.setThreads(1);
     threads = setActiveThreads(wanted);
   } else {
@@ -300,22 +282,9 @@ export async function loadNativeBackend(opts: NativeLoadOptions = {}): Promise<N
   };
 }
 
-function workersAllowed(): boolean {
-  try {
-    return Deno.env.get("AMDIM_NATIVE_WORKERS") !== "0";
-  } catch {
-    return true;
-  }
-}
-
 /** Pool cap: env `AMDIM_NATIVE_POOL_MB`, else 1/8 of system memory, at most 2 GiB. */
 function poolBytes(): number {
-  let env: string | undefined;
-  try {
-    env = Deno.env.get("AMDIM_NATIVE_POOL_MB");
-  } catch {
-    env = undefined;
-  }
+  const env = readEnv("AMDIM_NATIVE_POOL_MB");
   const mb = env ? Number.parseFloat(env) : NaN;
   if (Number.isFinite(mb) && mb >= 0) return mb * 2 ** 20;
   let total = 8 * 2 ** 30;

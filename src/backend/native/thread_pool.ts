@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { readEnv } from "./env.ts";
 
 /** A chunk function: runs chunk `c` of `n` of a task on `arrays` with parameters `p`. */
 export type ChunkFn = (arrays: Float32Array[], p: Float64Array, c: number, n: number) => void;
@@ -499,12 +500,10 @@ export const CHUNK_ELEMENTS = 1 << 16;
 /** Most chunks one elementwise kernel is split into. */
 export const MAX_CHUNKS = 4;
 
-try {
-  const env = Deno.env.get("AMDIM_NATIVE_PAR_MIN");
+{
+  const env = readEnv("AMDIM_NATIVE_PAR_MIN");
   const v = env ? Number.parseInt(env, 10) : NaN;
   if (Number.isFinite(v) && v > 0) PAR_MIN_ELEMENTS = v;
-} catch {
-  // no env permission: keep the default
 }
 
 /**
