@@ -1,15 +1,21 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertStringIncludes } from "../src/testing/asserts.ts";
-import { input, nativeAvailable, scaledMaxDiff } from "./helpers/native_compare.ts";
+import {
+  input,
+  nativeAvailable,
+  scaledMaxDiff,
+  squareConvGeometry,
+} from "./helpers/native_compare.ts";
 import {
   DNNL_DEBIAN_PACKAGE,
   dnnlEnabled,
   openDnnl,
   setDnnlEnabled,
 } from "../src/backend/native/dnnl_library.ts";
-import { type ConvGeometry, convOnDnnl } from "../src/backend/native/conv2d.ts";
+import { convOnDnnl } from "../src/backend/native/conv2d.ts";
 import { DNNL_CONV } from "../src/backend/native/dnnl_conv.ts";
 import { convBiasRelu } from "../src/model/fused_ops.ts";
+import { evalLastJson, moduleLiteral } from "./helpers/deno_eval.ts";
 
 const native = await nativeAvailable();
 const dnnl = openDnnl();
@@ -57,25 +63,6 @@ function tensor(name: string, shape: number[], lo = -1, hi = 1): tf.Tensor {
   return tf.tensor(i.values, shape);
 }
 
-function geometry(n: number, h: number, c: number, o: number, k: number, s: number): ConvGeometry {
-  const out = Math.floor((h - k) / s) + 1;
-  return {
-    batchSize: n,
-    inHeight: h,
-    inWidth: h,
-    inChannels: c,
-    outHeight: out,
-    outWidth: out,
-    outChannels: o,
-    filterHeight: k,
-    filterWidth: k,
-    strideHeight: s,
-    strideWidth: s,
-    padTop: 0,
-    padLeft: 0,
-  };
-}
-
 Deno.test({
   name: "oneDNN: the native backend finds it, says so, and routes the thin and 1x1 layers to it",
   ...opts,
@@ -87,14 +74,14 @@ Deno.test({
     assertStringIncludes(r.info.convolutions, "oneDNN 2.");
     assert(dnnlEnabled());
     // The shape rule: the stem, 32-channel and 1x1 layers go to oneDNN, wide 3x3 ones to BLAS.
-    assert(convOnDnnl(geometry(64, 32, 3, 32, 3, 1), DNNL_CONV.forward));
-    assert(convOnDnnl(geometry(64, 30, 32, 64, 4, 2), DNNL_CONV.backwardWeights));
-    assert(convOnDnnl(geometry(64, 7, 128, 128, 1, 1), DNNL_CONV.forward));
-    assert(convOnDnnl(geometry(64, 7, 128, 128, 1, 1), DNNL_CONV.backwardData));
-    assert(!convOnDnnl(geometry(64, 7, 128, 128, 3, 1), DNNL_CONV.forward));
-    assert(!convOnDnnl(geometry(64, 7, 128, 128, 1, 1), DNNL_CONV.backwardWeights));
+    assert(convOnDnnl(squareConvGeometry(64, 32, 3, 32, 3, 1), DNNL_CONV.forward));
+    assert(convOnDnnl(squareConvGeometry(64, 30, 32, 64, 4, 2), DNNL_CONV.backwardWeights));
+    assert(convOnDnnl(squareConvGeometry(64, 7, 128, 128, 1, 1), DNNL_CONV.forward));
+    assert(convOnDnnl(squareConvGeometry(64, 7, 128, 128, 1, 1), DNNL_CONV.backwardData));
+    assert(!convOnDnnl(squareConvGeometry(64, 7, 128, 128, 3, 1), DNNL_CONV.forward));
+    assert(!convOnDnnl(squareConvGeometry(64, 7, 128, 128, 1, 1), DNNL_CONV.backwardWeights));
     // A full-window convolution is a plain GEMM.
-    assert(!convOnDnnl(geometry(64, 3, 128, 256, 3, 1), DNNL_CONV.forward));
+    assert(!convOnDnnl(squareConvGeometry(64, 3, 128, 256, 3, 1), DNNL_CONV.forward));
   },
 });
 
@@ -208,22 +195,10 @@ Deno.test({
   ignore: !native,
   fn: async () => {
     const code = `
-      import { loadNativeBackend } from ${
-      JSON.stringify(new URL("../src/backend/native/mod.ts", import.meta.url).href)
-    };
+      import { loadNativeBackend } from ${moduleLiteral("src/backend/native/mod.ts")};
       const r = await loadNativeBackend({ threads: 1 });
       console.log(JSON.stringify(r.ok ? r.info.convolutions : "not ok: " + r.reason));`;
-    const run = async (env: Record<string, string>) => {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["eval", "--quiet", "--ext=ts", code],
-        env,
-        cwd: new URL("..", import.meta.url).pathname,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert(out.success, new TextDecoder().decode(out.stderr));
-      return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "");
-    };
+    const run = async (env: Record<string, string>) => String(await evalLastJson(code, env));
     const missing: string = await run({ AMDIM_DNNL_LIB: "/nonexistent/libdnnl.so.2" });
     assertStringIncludes(missing, "im2col + BLAS");
     assertStringIncludes(missing, "/nonexistent/libdnnl.so.2");

@@ -5,6 +5,7 @@ import {
   defaultBlasSearchList,
   openBlas,
 } from "../src/backend/native/mod.ts";
+import { evalLastJson, moduleLiteral } from "./helpers/deno_eval.ts";
 
 Deno.test("native fallback: an empty or missing search list gives a reason and an install hint", () => {
   for (
@@ -28,22 +29,10 @@ Deno.test("native fallback: the search list covers OpenBLAS, libblas.so.3 and Ac
 
 Deno.test("native fallback: AMDIM_BLAS_LIB=/nonexistent makes loadNativeBackend return ok:false", async () => {
   const code = `
-    import { loadNativeBackend } from ${
-    JSON.stringify(new URL("../src/backend/native/mod.ts", import.meta.url).href)
-  };
+    import { loadNativeBackend } from ${moduleLiteral("src/backend/native/mod.ts")};
     console.log(JSON.stringify(await loadNativeBackend()));`;
-  const run = async (env: Record<string, string>) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["eval", "--quiet", "--ext=ts", code],
-      env,
-      cwd: new URL("..", import.meta.url).pathname,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
-    assert(out.success, new TextDecoder().decode(out.stderr));
-    return JSON.parse(text);
-  };
+  const run = async (env: Record<string, string>) =>
+    await evalLastJson(code, env) as { ok: boolean; reason: string; hint: string };
   const missing = await run({ AMDIM_BLAS_LIB: "/nonexistent/libopenblas.so.0" });
   assertEquals(missing.ok, false);
   assertStringIncludes(missing.reason, "/nonexistent/libopenblas.so.0");

@@ -7,6 +7,7 @@ import { batchNorm, BN_EPS } from "../src/model/batch_norm.ts";
 import { convBiasRelu } from "../src/model/fused_ops.ts";
 import type { StateUpdate } from "../src/model/types.ts";
 import { nceDirection } from "../src/loss/nce_loss.ts";
+import { evalLastJson, moduleLiteral } from "./helpers/deno_eval.ts";
 
 const ok = await nativeAvailable();
 const opts = { ignore: !ok, sanitizeOps: false, sanitizeResources: false };
@@ -277,24 +278,14 @@ Deno.test({
   name: "native fused: AMDIM_NATIVE_FUSED=0 leaves the fused layer kernels unregistered",
   ...opts,
   fn: async () => {
-    const mod = JSON.stringify(new URL("../src/backend/native/mod.ts", import.meta.url).href);
+    const mod = moduleLiteral("src/backend/native/mod.ts");
     const code = `
       import * as tf from "@tensorflow/tfjs";
       import { loadNativeBackend } from ${mod};
       const r = await loadNativeBackend({ threads: 1 });
       const names = ["NativeFusedConv2D", "NativeBatchNormTrain", "NativeNceScores", "NativeReluGrad"];
       console.log(JSON.stringify(names.map((n) => r.ok && !!tf.getKernel(n, "native"))));`;
-    const run = async (value: string) => {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["eval", "--quiet", "--ext=ts", code],
-        env: { AMDIM_NATIVE_FUSED: value },
-        cwd: new URL("..", import.meta.url).pathname,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert(out.success, new TextDecoder().decode(out.stderr));
-      return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "");
-    };
+    const run = (value: string) => evalLastJson(code, { AMDIM_NATIVE_FUSED: value });
     assertEquals(await run("0"), [false, false, false, true]);
     assertEquals(await run("1"), [true, true, true, true]);
   },

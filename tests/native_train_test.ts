@@ -2,7 +2,12 @@ import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals } from "../src/testing/asserts.ts";
 import { profileKernels } from "../src/backend/native/mod.ts";
 import { PooledCpuBackend } from "../src/backend/native/pooled_cpu_backend.ts";
-import { createStandIn, randomImages, standInLoss } from "./helpers/native_stand_in.ts";
+import {
+  createStandIn,
+  randomImages,
+  standInLoss,
+  standInTraining,
+} from "./helpers/native_stand_in.ts";
 import { nativeAvailable } from "./helpers/native_compare.ts";
 import { runTrainSteps } from "./helpers/train_steps.ts";
 
@@ -64,12 +69,7 @@ Deno.test({
   ...opts,
   fn: async () => {
     await tf.setBackend("native");
-    const model = createStandIn({ ndf: 8, nRkhs: 32, nDepth: 2 }, 1);
-    const x1 = randomImages(1, 16), x2 = randomImages(2, 16);
-    const opt = tf.train.adam(1e-3);
-    const step = () =>
-      opt.minimize(() => standInLoss(model.forward(x1), model.forward(x2)), true, model.vars)
-        ?.dispose();
+    const training = standInTraining(), step = training.step;
     for (let i = 0; i < 3; i++) step();
     const backend = tf.backend() as PooledCpuBackend;
     assert(backend instanceof PooledCpuBackend);
@@ -88,8 +88,7 @@ Deno.test({
     const { growth } = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
     assert(growth < 64 * 2 ** 20, `RSS grew by ${(growth / 2 ** 20).toFixed(1)} MiB over 24 steps`);
     assert(backend.stats.reused > 0, "buffers are reused");
-    opt.dispose();
-    tf.dispose([x1, x2, ...model.vars]);
+    training.dispose();
   },
 });
 

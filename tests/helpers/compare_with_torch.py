@@ -67,9 +67,12 @@ def main():
     print(f"median ratio {a.backend}/torch: train {summary['median_train_ratio']:.2f}, "
           f"eval {summary['median_eval_ratio']:.2f}")
     if a.json:
-        with open(a.json, "w") as f:
+        # Write beside the target, then rename: an earlier file is never left half-written.
+        tmp = a.json + ".partial"
+        with open(tmp, "w") as f:
             json.dump(summary, f, indent=2)
             f.write("\n")
+        os.replace(tmp, a.json)
 
 
 if __name__ == "__main__":

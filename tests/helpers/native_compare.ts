@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../../src/util/rng.ts";
 import { loadNativeBackend } from "../../src/backend/native/mod.ts";
+import type { ConvGeometry } from "../../src/backend/native/conv2d.ts";
 
 /** Result of loading the native backend once for a test module (logs why when it is absent). */
 export async function nativeAvailable(): Promise<boolean> {
@@ -90,4 +91,34 @@ export async function compareWithCpu(
     if (!(d <= tol)) throw new Error(`${label}: output ${i} differs from cpu by ${d} (tol ${tol})`);
   }
   return worst;
+}
+
+/**
+ * The geometry of an unpadded square convolution of `n` images `h`×`h`×`c` with `k`×`k` filters
+ * to `o` channels at stride `s`.
+ */
+export function squareConvGeometry(
+  n: number,
+  h: number,
+  c: number,
+  o: number,
+  k: number,
+  s: number,
+): ConvGeometry {
+  const out = Math.floor((h - k) / s) + 1;
+  return {
+    batchSize: n,
+    inHeight: h,
+    inWidth: h,
+    inChannels: c,
+    outHeight: out,
+    outWidth: out,
+    outChannels: o,
+    filterHeight: k,
+    filterWidth: k,
+    strideHeight: s,
+    strideWidth: s,
+    padTop: 0,
+    padLeft: 0,
+  };
 }

@@ -10,35 +10,16 @@ import {
   conv2dBackpropFilter,
   conv2dBackpropInput,
   conv2dForward,
-  type ConvGeometry,
   dnnlForEveryConvolution,
 } from "../../src/backend/native/conv2d.ts";
 import { dnnlBound } from "../../src/backend/native/dnnl_library.ts";
 import { sharedF32 } from "../../src/backend/native/thread_pool.ts";
+import { squareConvGeometry } from "./native_compare.ts";
 
 const r = await loadNativeBackend();
 if (!r.ok) throw new Error(`${r.reason} (${r.hint})`);
 if (!dnnlBound()) throw new Error(`oneDNN is not in use: ${r.info.convolutions}`);
 console.log(`convolutions: ${r.info.convolutions}; ${r.info.threads} thread(s)`);
-
-function geometry(h: number, c: number, o: number, k: number, s: number): ConvGeometry {
-  const out = Math.floor((h - k) / s) + 1;
-  return {
-    batchSize: 64,
-    inHeight: h,
-    inWidth: h,
-    inChannels: c,
-    outHeight: out,
-    outWidth: out,
-    outChannels: o,
-    filterHeight: k,
-    filterWidth: k,
-    strideHeight: s,
-    strideWidth: s,
-    padTop: 0,
-    padLeft: 0,
-  };
-}
 
 type Layer = [string, number, number, number, number, number];
 const small = Deno.args[0] === "small";
@@ -64,7 +45,7 @@ const time = (f: () => void) => {
 };
 console.log("layer        path   fwd    fwd+epi  dx      dw   (ms per call)");
 for (const [name, h, c, o, k, s] of layers) {
-  const g = geometry(h, c, o, k, s);
+  const g = squareConvGeometry(64, h, c, o, k, s);
   const x = sharedF32(64 * h * h * c).fill(0.1), f = sharedF32(k * k * c * o).fill(0.01);
   const y = sharedF32(64 * g.outHeight * g.outWidth * o), b = sharedF32(o);
   const dw = sharedF32(k * k * c * o), dx = sharedF32(64 * h * h * c);

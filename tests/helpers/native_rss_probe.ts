@@ -5,17 +5,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { loadNativeBackend } from "../../src/backend/native/mod.ts";
-import { createStandIn, randomImages, standInLoss } from "./native_stand_in.ts";
+import { standInTraining } from "./native_stand_in.ts";
 
 const loaded = await loadNativeBackend({ threads: 2 });
 if (!loaded.ok) throw new Error(loaded.reason);
 await tf.setBackend("native");
-const model = createStandIn({ ndf: 8, nRkhs: 32, nDepth: 2 }, 1);
-const x1 = randomImages(1, 16), x2 = randomImages(2, 16);
-const opt = tf.train.adam(1e-3);
-const step = () =>
-  opt.minimize(() => standInLoss(model.forward(x1), model.forward(x2)), true, model.vars)
-    ?.dispose();
+const { step } = standInTraining();
 // RSS lags the garbage collector and V8 grows its heap for the first ~30 steps before it
 // plateaus: a warm-up window lets it settle, the second window is measured. A leak keeps growing.
 for (let i = 0; i < 32; i++) step();

@@ -142,3 +142,23 @@ export function standInLoss(
     term(b.r1, a.r7),
   ]) as tf.Scalar;
 }
+
+/**
+ * A small stand-in encoder (ndf 8, nRkhs 32, nDepth 2), two fixed batches of 16 images and an
+ * Adam optimiser: `step()` runs one training step and disposes what it returns; `dispose()`
+ * frees the model, the images and the optimiser.
+ */
+export function standInTraining(): { step: () => void; dispose: () => void } {
+  const model = createStandIn({ ndf: 8, nRkhs: 32, nDepth: 2 }, 1);
+  const x1 = randomImages(1, 16), x2 = randomImages(2, 16);
+  const opt = tf.train.adam(1e-3);
+  return {
+    step: () =>
+      opt.minimize(() => standInLoss(model.forward(x1), model.forward(x2)), true, model.vars)
+        ?.dispose(),
+    dispose: () => {
+      opt.dispose();
+      tf.dispose([x1, x2, ...model.vars]);
+    },
+  };
+}
