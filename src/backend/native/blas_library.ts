@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { firstLine, readEnv } from "./env.ts";
+import { openFirst, readEnv } from "./env.ts";
 
 /** CBLAS enum values (`CblasRowMajor`, `CblasNoTrans`, `CblasTrans`). */
 export const CBLAS = { rowMajor: 101, noTrans: 111, trans: 112 } as const;
@@ -145,17 +145,9 @@ export function openBlas(options: OpenBlasOptions = {}): OpenBlasResult {
   else if (options.searchList) candidates = options.searchList;
   else if (readEnv("AMDIM_BLAS_SEARCH") === "0") candidates = [];
   else candidates = defaultBlasSearchList();
-  const failures: string[] = [];
-  for (const path of candidates) {
-    let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
-    try {
-      lib = Deno.dlopen(path, SYMBOLS);
-    } catch (error) {
-      failures.push(`${path}: ${firstLine(error)}`);
-      continue;
-    }
-    return { ok: true, library: wrap(path, lib) };
-  }
+  const opened = openFirst(candidates, SYMBOLS, (lib, path) => wrap(path, lib));
+  if (opened.ok) return { ok: true, library: opened.value };
+  const failures = opened.failures;
   const tried = candidates.length === 0
     ? "the search list is empty (AMDIM_BLAS_SEARCH=0 and no AMDIM_BLAS_LIB)"
     : `tried ${candidates.length} location(s): ${failures.slice(0, 4).join("; ")}` +

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { firstLine, readEnv } from "./env.ts";
+import { openFirst, readEnv } from "./env.ts";
 
 /** The Debian package that provides the library. */
 export const DNNL_DEBIAN_PACKAGE = "libdnnl2";
@@ -241,41 +241,26 @@ export function defaultDnnlSearchList(): string[] {
 export function openDnnl(library?: string): OpenDnnlResult {
   const explicit = library ?? readEnv("AMDIM_DNNL_LIB");
   const candidates = explicit ? [explicit] : defaultDnnlSearchList();
-  const failures: string[] = [];
-  for (const path of candidates) {
-    let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
-    try {
-      lib = Deno.dlopen(path, SYMBOLS);
-    } catch (error) {
-      failures.push(`${path}: ${firstLine(error)}`);
-      continue;
-    }
+  const opened = openFirst(candidates, SYMBOLS, (lib, path): DnnlLibrary | string => {
     const v = lib.symbols.dnnl_version();
     const view = v === null ? null : new Deno.UnsafePointerView(v);
     const major = view ? view.getInt32(0) : 0;
     const version = view ? `oneDNN ${major}.${view.getInt32(4)}.${view.getInt32(8)}` : "oneDNN ?";
-    if (major !== 2) {
-      lib.close();
-      failures.push(`${path}: ${version}, expected 2.x`);
-      continue;
-    }
+    if (major !== 2) return `${version}, expected 2.x`;
     // dnnl_version_t: three ints, the hash pointer at 16, cpu_runtime at 24.
     const runtime = view ? view.getUint32(24) : 0;
     if (runtime !== RUNTIME.sequential && runtime !== RUNTIME.openmp) {
-      lib.close();
-      failures.push(`${path}: ${version} uses CPU runtime ${runtime}; only OpenMP or sequential`);
-      continue;
+      return `${version} uses CPU runtime ${runtime}; only OpenMP or sequential`;
     }
     if (runtime === RUNTIME.openmp && !lib.symbols.omp_set_num_threads) {
-      lib.close();
-      failures.push(`${path}: an OpenMP build without a reachable omp_set_num_threads`);
-      continue;
+      return "an OpenMP build without a reachable omp_set_num_threads";
     }
-    return { ok: true, library: { path, version, symbols: lib.symbols } };
-  }
+    return { path, version, symbols: lib.symbols };
+  });
+  if (opened.ok) return { ok: true, library: opened.value };
   return {
     ok: false,
-    reason: `oneDNN 2.x not found: ${failures.slice(0, 3).join("; ")}`,
+    reason: `oneDNN 2.x not found: ${opened.failures.slice(0, 3).join("; ")}`,
     hint: DNNL_INSTALL_HINT,
   };
 }

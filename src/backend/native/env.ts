@@ -1,6 +1,7 @@
 /**
- * Environment and error-text helpers shared by the native backend's library loaders and switches
- * (no tfjs here: helper threads import it too).
+ * Helpers shared by the native backend's library loaders and switches: reading the environment
+ * and opening the first library of a search list that loads and passes the caller's checks (no
+ * tfjs here: helper threads import it too).
  *
  * @module
  */
@@ -35,15 +36,46 @@ export function envSwitch(name: string): boolean {
   return readEnv(name) !== "0";
 }
 
+/** The first line of an error's message (a dlopen error carries the loader's whole text). */
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split("\n")[0];
+}
+
+/** What {@linkcode openFirst} gives: the accepted library's value, or why each one failed. */
+export type OpenFirstResult<T> =
+  | { ok: true; value: T }
+  | { ok: false; failures: string[] };
+
 /**
- * The first line of an error's message (a dlopen error carries the loader's whole text).
+ * Opens `candidates` in order with `symbols` and returns what `accept` makes of the first that
+ * opens and that `accept` does not refuse (a string return is the reason; that library is closed
+ * again). Each failure is `path: reason`.
  *
  * @example
  * ```ts
- * firstLine(new Error("cannot open\ndetails")); // "cannot open"
+ * const r = openFirst(["libm.so.6"], { cos: { parameters: ["f64"], result: "f64" } },
+ *   (lib) => lib.symbols.cos(0) === 1 ? lib : "cos(0) is not 1");
  * ```
  */
-export function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split("\n")[0];
+export function openFirst<S extends Deno.ForeignLibraryInterface, T>(
+  candidates: string[],
+  symbols: S,
+  accept: (lib: Deno.DynamicLibrary<S>, path: string) => T | string,
+): OpenFirstResult<T> {
+  const failures: string[] = [];
+  for (const path of candidates) {
+    let lib: Deno.DynamicLibrary<S>;
+    try {
+      lib = Deno.dlopen(path, symbols);
+    } catch (error) {
+      failures.push(`${path}: ${firstLine(error)}`);
+      continue;
+    }
+    const value = accept(lib, path);
+    if (typeof value !== "string") return { ok: true, value };
+    lib.close();
+    failures.push(`${path}: ${value}`);
+  }
+  return { ok: false, failures };
 }
