@@ -3,7 +3,7 @@ import { linearProbe } from "../src/eval/linear_probe.ts";
 import { topKAccuracy, topKCounts } from "../src/eval/accuracy.ts";
 import { splitTrainVal } from "../src/eval/val_split.ts";
 import { gaussianClusters } from "./helpers/synthetic_features.ts";
-import { assert, assertEquals, assertThrows } from "../src/testing/asserts.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../src/testing/asserts.ts";
 
 await tf.setBackend("cpu");
 
@@ -47,11 +47,11 @@ Deno.test("val split: stratified, disjoint, seeded, excludes unlabelled rows", (
   }
 });
 
-Deno.test("linear-probe: separable Gaussian clusters are classified almost perfectly", () => {
+Deno.test("linear-probe: separable Gaussian clusters are classified almost perfectly", async () => {
   const opts = { dim: 16, numClasses: 10, separation: 3, seed: 1 };
   const train = gaussianClusters({ ...opts, n: 2000, part: "train" });
   const test = gaussianClusters({ ...opts, n: 500, part: "test" });
-  const r = linearProbe(train, test, probe);
+  const r = await linearProbe(train, test, probe);
   assert(r.metrics["linear-probe.top1"].last > 0.97, JSON.stringify(r.metrics));
   assert(r.metrics["linear-probe.top1"].bestVal! > 0.97);
   assertEquals(r.metrics["linear-probe.top5"].last, 1);
@@ -59,35 +59,35 @@ Deno.test("linear-probe: separable Gaussian clusters are classified almost perfe
   assertEquals(r.details.nTest, 500);
 });
 
-Deno.test("linear-probe: random labels stay at chance", () => {
+Deno.test("linear-probe: random labels stay at chance", async () => {
   const opts = { dim: 16, numClasses: 10, separation: 3, seed: 2, randomLabels: true };
   const train = gaussianClusters({ ...opts, n: 2000, part: "train" });
   const test = gaussianClusters({ ...opts, n: 1000, part: "test" });
-  const r = linearProbe(train, test, probe);
+  const r = await linearProbe(train, test, probe);
   const top1 = r.metrics["linear-probe.top1"].last;
   assert(Math.abs(top1 - 0.1) < 0.05, `top1 ${top1} should be near chance`);
   assert(Math.abs(r.metrics["linear-probe.top5"].last - 0.5) < 0.07);
 });
 
-Deno.test("linear-probe: deterministic, and the test split never steers the selection", () => {
+Deno.test("linear-probe: deterministic, and the test split never steers the selection", async () => {
   const opts = { dim: 8, numClasses: 4, separation: 0.6, seed: 5 };
   const train = gaussianClusters({ ...opts, n: 800, part: "train" });
   const test = gaussianClusters({ ...opts, n: 300, part: "test" });
   const o = { ...probe, l2: [0, 0.05, 0.5] };
-  const a = linearProbe(train, test, o);
-  assertEquals(linearProbe(train, test, o), a);
+  const a = await linearProbe(train, test, o);
+  assertEquals(await linearProbe(train, test, o), a);
   // Same training data, a scrambled test split: the choices made must not move.
   const scrambled = { ...test, labels: test.labels.map((y, i) => (y + i) % 4) };
-  const b = linearProbe(train, scrambled, o);
+  const b = await linearProbe(train, scrambled, o);
   assertEquals(b.details.chosenL2, a.details.chosenL2);
   assertEquals(b.details.bestValEpoch, a.details.bestValEpoch);
   assertEquals(b.details.selection, a.details.selection);
   assert(b.metrics["linear-probe.top1"].last !== a.metrics["linear-probe.top1"].last);
 });
 
-Deno.test("linear-probe: several l2 values without a validation split is an error", () => {
+Deno.test("linear-probe: several l2 values without a validation split is an error", async () => {
   const set = gaussianClusters({ n: 40, dim: 2, numClasses: 2, separation: 1, seed: 1, part: "x" });
-  assertThrows(() => linearProbe(set, set, { ...probe, valFraction: 0 }));
-  const r = linearProbe(set, set, { ...probe, valFraction: 0, l2: [0] });
+  await assertRejects(() => linearProbe(set, set, { ...probe, valFraction: 0 }));
+  const r = await linearProbe(set, set, { ...probe, valFraction: 0, l2: [0] });
   assertEquals(r.metrics["linear-probe.top1"].bestVal, undefined);
 });

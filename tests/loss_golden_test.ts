@@ -24,7 +24,7 @@ for (const backend of ["cpu", "wasm"]) {
     const before = tf.memory().numTensors;
     let grads = 0;
     for (const c of golden.cases) {
-      const r = checkLossCase(c, golden.tol);
+      const r = await checkLossCase(c, golden.tol);
       assert(
         r.pass,
         `${backend} ${c.name}: ${r.failed} values outside; worst ${
@@ -33,7 +33,7 @@ for (const backend of ["cpu", "wasm"]) {
       );
       if (c.gradTotal) grads++;
       // direct re-check of the rule, independent of the report bookkeeping
-      const got = evaluateLossCase(c, false).components;
+      const got = (await evaluateLossCase(c, false)).components;
       for (const k of NCE_COMPONENTS) {
         const e = c.expected[k];
         assert(Math.abs(got[k] - e) <= golden.tol * Math.max(1, Math.abs(e)), `${c.name} ${k}`);
@@ -51,13 +51,13 @@ Deno.test("loss golden: a wrong location or swapped view is detected", async () 
     ...c,
     inputs: { ...c.inputs, loc5_x1: c.inputs.loc5_x1.map((l) => (l + 1) % 25) },
   };
-  const r = checkLossCase(shifted, golden.tol);
+  const r = await checkLossCase(shifted, golden.tol);
   assert(!r.pass, "changing the 5x5 source locations must change loss_5t5_a");
   const swapped = {
     ...c,
     inputs: { ...c.inputs, loc5_x1: c.inputs.loc5_x2, loc5_x2: c.inputs.loc5_x1 },
   };
-  assert(!checkLossCase(swapped, golden.tol).pass);
+  assert(!(await checkLossCase(swapped, golden.tol)).pass);
 });
 
 Deno.test("loss: other locations of the same image are not negatives (B = 2 by hand)", async () => {

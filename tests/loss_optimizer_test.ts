@@ -75,7 +75,7 @@ Deno.test("AdamL2: defaults, state export/import round trip, no leaks", async ()
     "adam.step",
   ]);
   const oc = new AdamL2(pb);
-  oc.importState(state);
+  await oc.importState(state);
   tf.dispose(state.map((s) => s.tensor));
   assertEquals(oc.step, 1);
   ob.dispose();
@@ -88,7 +88,7 @@ Deno.test("AdamL2: defaults, state export/import round trip, no leaks", async ()
   const bad = [{ name: "adam.step", tensor: tf.scalar(1, "int32") }];
   let err = "";
   try {
-    oc.importState(bad);
+    await oc.importState(bad);
   } catch (e) {
     err = String(e);
   }

@@ -165,12 +165,12 @@ Deno.test({
         stream: "threads-images",
       });
     };
-    const one = run(1);
+    const one = await run(1);
     const before = threadStats.chunksByWorkers;
     setMainClaims(false);
     let two;
     try {
-      two = run(2);
+      two = await run(2);
     } finally {
       setMainClaims(true);
     }

@@ -56,7 +56,7 @@ Deno.test({
     const cfg = { inputSize: 32 as const, ndf: 8, nRkhs: 32, nDepth: 2, useBn: false };
     const run = () =>
       runTrainSteps({ cfg, seed: 3, batch: 6, steps: 3, classes: 3, stream: "test-images" });
-    const first = run(), second = run();
+    const first = await run(), second = await run();
     assertEquals(second.losses, first.losses);
     for (let i = 0; i < first.weights.length; i++) {
       assertEquals(second.weights[i], first.weights[i]);

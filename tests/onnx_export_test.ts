@@ -104,8 +104,8 @@ Deno.test("onnx export: from a safetensors checkpoint, with the run's metadata",
   const cfg = CONFIGS[0];
   const enc = perturbedEncoder(cfg, 5);
   try {
-    const tensors = addGroup(new Map(), "encoder", variablesOf(enc.params));
-    addGroup(tensors, "encoderState", variablesOf(enc.state));
+    const tensors = await addGroup(new Map(), "encoder", variablesOf(enc.params));
+    await addGroup(tensors, "encoderState", variablesOf(enc.state));
     const bytes = encodeCheckpoint({
       tensors,
       meta: {

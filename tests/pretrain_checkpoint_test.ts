@@ -117,9 +117,9 @@ Deno.test("checkpoint: atomic write, read back, strict restore", async () => {
   try {
     const w = tf.variable(tf.tensor2d([[1, 2], [3, 4]]));
     const s = tf.variable(tf.tensor1d([0.25]), false);
-    const tensors = addGroup(new Map(), "encoder", variablesOf([{ name: "w", variable: w }]));
-    addGroup(tensors, "optimizer", [{ name: "adam.step", tensor: tf.scalar(5, "int32") }]);
-    addGroup(tensors, "encoderState", variablesOf([{ name: "s", variable: s }]));
+    const tensors = await addGroup(new Map(), "encoder", variablesOf([{ name: "w", variable: w }]));
+    await addGroup(tensors, "optimizer", [{ name: "adam.step", tensor: tf.scalar(5, "int32") }]);
+    await addGroup(tensors, "encoderState", variablesOf([{ name: "s", variable: s }]));
     const ckpt: Checkpoint = { tensors, meta };
     const path = `${dir}/last.safetensors`;
     await writeCheckpoint(path, ckpt);

@@ -38,13 +38,13 @@ function snapshot(vars: { name: string; variable: tf.Variable }[]): Map<string, 
   return new Map(vars.map((v) => [v.name, (v.variable.dataSync() as Float32Array).slice()]));
 }
 
-function run(
+async function run(
   seed: number,
   steps: number,
   b: number,
   schedule: LrScheduleConfig,
   cfg: EncoderConfig = CFG,
-): Run {
+): Promise<Run> {
   const encoder = createEncoder(cfg, seed);
   const heads = createClassifiers({ nIn: cfg.nRkhs, nClasses: 10, seed });
   const trainer = createTrainer({ encoder, heads, seed, schedule });
@@ -59,12 +59,14 @@ function run(
   const tensorsPerStep: number[] = [];
   const labels = Int32Array.from({ length: b }, (_, i) => (i % 3 === 2 ? -1 : i % 10));
   for (let s = 0; s < steps; s++) {
-    results.push(trainer.trainStep({
-      x1: { data: images(7, s, 1, b), shape: [b, 32, 32, 3] },
-      x2: { data: images(7, s, 2, b), shape: [b, 32, 32, 3] },
-      labels,
-      epoch: 0,
-    }));
+    results.push(
+      await trainer.trainStep({
+        x1: { data: images(7, s, 1, b), shape: [b, 32, 32, 3] },
+        x2: { data: images(7, s, 2, b), shape: [b, 32, 32, 3] },
+        labels,
+        epoch: 0,
+      }),
+    );
     tensorsPerStep.push(tf.memory().numTensors);
   }
   const weights = snapshot(all);
@@ -87,9 +89,9 @@ for (const [backend, b, cfg] of [["wasm", 4, CFG], ["cpu", 2, CPU_CFG]] as const
   Deno.test(`train step: same seed -> bit-identical weights, other seed differs, no leaks (${backend})`, async () => {
     await useBackend(backend);
     const before = tf.memory().numTensors;
-    const r1 = run(1, 3, b, AMDIM_SCHEDULE, cfg);
-    const r2 = run(1, 3, b, AMDIM_SCHEDULE, cfg);
-    const r3 = run(2, 1, b, AMDIM_SCHEDULE, cfg);
+    const r1 = await run(1, 3, b, AMDIM_SCHEDULE, cfg);
+    const r2 = await run(1, 3, b, AMDIM_SCHEDULE, cfg);
+    const r3 = await run(2, 1, b, AMDIM_SCHEDULE, cfg);
     assert(sameBits(r1.weights, r2.weights), "same seed must give bit-identical weights");
     assertEquals(r1.results, r2.results);
     assert(!sameBits(r1.weights, r3.weights), "another seed must give other weights");
@@ -122,7 +124,7 @@ Deno.test("train step: cpu and wasm agree on a forward pass and one update", asy
     const fwd = [o.r1, o.r5, o.r7].map((t) => t.dataSync() as Float32Array);
     tf.dispose([x, o.r1, o.r5, o.r7]);
     enc.dispose();
-    out[backend] = { fwd, run: run(3, 1, b, FLAT) };
+    out[backend] = { fwd, run: await run(3, 1, b, FLAT) };
   }
   const { cpu, wasm } = out;
   cpu.fwd.forEach((a, i) => {

@@ -22,7 +22,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { runMain } from "./main.ts";
-import { type ParsedFlags, parseFlags } from "./args.ts";
+import { parseFlags } from "./args.ts";
 import { type ActiveBackend, useBackend } from "./use_backend.ts";
 import { BenchError } from "../util/errors.ts";
 import { Rng } from "../util/rng.ts";
@@ -31,9 +31,8 @@ import {
   createEncoder,
   discardStateUpdates,
   type EncoderConfig,
-  NAMED_ENCODERS,
-  validateEncoderConfig,
 } from "../model/mod.ts";
+import { encoderFromFlags, intFlag } from "./encoder_flags.ts";
 import { createTrainer } from "../train/train_step.ts";
 import { AMDIM_SCHEDULE } from "../train/schedule.ts";
 
@@ -67,47 +66,6 @@ export interface ModelPerfResult {
   tensor_growth: number;
 }
 
-function intFlag(flags: ParsedFlags, name: string, dflt: number, min: number): number {
-  const v = flags[name];
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    throw new BenchError("usage", `--${name} must be an integer >= ${min}, got ${v}`, {
-      location: `--${name}`,
-    });
-  }
-  return n;
-}
-
-function encoderFromFlags(flags: ParsedFlags): { name: string; cfg: EncoderConfig } {
-  const custom = ["ndf", "n-rkhs", "n-depth", "input-size"].filter((k) => flags[k] !== undefined);
-  const name = String(flags.config ?? "tiny");
-  if (custom.length > 0 && flags.config !== undefined) {
-    throw new BenchError("usage", "give either --config or the encoder knobs, not both", {
-      location: "--config",
-    });
-  }
-  const base = NAMED_ENCODERS[name];
-  if (!base) {
-    throw new BenchError("usage", `unknown encoder config ${name}`, {
-      location: "--config",
-      hint: `known: ${Object.keys(NAMED_ENCODERS).join(", ")}`,
-    });
-  }
-  if (custom.length === 0) return { name, cfg: { ...base } };
-  const cfg = validateEncoderConfig({
-    inputSize: intFlag(flags, "input-size", base.inputSize, 1),
-    ndf: intFlag(flags, "ndf", base.ndf, 1),
-    nRkhs: intFlag(flags, "n-rkhs", base.nRkhs, 1),
-    nDepth: intFlag(flags, "n-depth", base.nDepth, 1),
-    useBn: false,
-  }, "perf flags");
-  return {
-    name: `custom(ndf ${cfg.ndf}, nRkhs ${cfg.nRkhs}, nDepth ${cfg.nDepth}, ${cfg.inputSize}px)`,
-    cfg,
-  };
-}
-
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -119,14 +77,14 @@ function median(xs: number[]): number {
  *
  * @example
  * ```ts
- * const r = measureModelPerf(NAMED_ENCODERS.tiny, { batch: 8, steps: 2, warmup: 1 });
+ * const r = await measureModelPerf(NAMED_ENCODERS.tiny, { batch: 8, steps: 2, warmup: 1 });
  * console.log(r.trainImagesPerS);
  * ```
  */
-export function measureModelPerf(
+export async function measureModelPerf(
   cfg: EncoderConfig,
   opts: { batch: number; steps: number; warmup: number; classes?: number; seed?: number },
-): { trainMs: number[]; evalMs: number[]; rssPeak: number; tensorGrowth: number } {
+): Promise<{ trainMs: number[]; evalMs: number[]; rssPeak: number; tensorGrowth: number }> {
   const seed = opts.seed ?? 1;
   const b = opts.batch;
   const s = cfg.inputSize;
@@ -147,7 +105,7 @@ export function measureModelPerf(
     for (let i = 0; i < opts.warmup + opts.steps; i++) {
       if (i === opts.warmup) tensorsAfterWarmup = tf.memory().numTensors;
       const t0 = performance.now();
-      trainer.trainStep({ x1, x2, labels, epoch: 0 }); // reads the losses back: work is done
+      await trainer.trainStep({ x1, x2, labels, epoch: 0 }); // reads the losses back: work is done
       const dt = performance.now() - t0;
       sample();
       if (i >= opts.warmup) trainMs.push(dt);
@@ -155,9 +113,7 @@ export function measureModelPerf(
     for (let i = 0; i < opts.warmup + opts.steps; i++) {
       const t0 = performance.now();
       const { outputs, stateUpdates } = encoder.apply(x1, { training: false });
-      outputs.r1.dataSync();
-      outputs.r5.dataSync();
-      outputs.r7.dataSync();
+      await Promise.all([outputs.r1.data(), outputs.r5.data(), outputs.r7.data()]);
       const dt = performance.now() - t0;
       tf.dispose([outputs.r1, outputs.r5, outputs.r7]);
       discardStateUpdates(stateUpdates);
@@ -213,7 +169,7 @@ async function modelPerf(argv: string[]): Promise<number> {
       console.log(`convolutions: ${backend.details.convolutions}`);
     }
   }
-  const m = measureModelPerf(cfg, { batch, steps, warmup, classes });
+  const m = await measureModelPerf(cfg, { batch, steps, warmup, classes });
   const trainMed = median(m.trainMs), evalMed = median(m.evalMs);
   const result: ModelPerfResult = {
     mode: "model",

@@ -54,7 +54,8 @@ export async function verifyLoss(argv: string[]): Promise<number> {
   }
   const file = parseLossCases(text, path);
   const backend = await useBackend(String(flags.backend));
-  const reports = file.cases.map((c) => checkLossCase(c, file.tol));
+  const reports = [];
+  for (const c of file.cases) reports.push(await checkLossCase(c, file.tol));
   if (flags.json) {
     console.log(JSON.stringify({ file: path, backend: backend.name, tol: file.tol, reports }));
   } else {

@@ -142,7 +142,7 @@ export async function amdimOfflineEval(
     gamma: options.gamma,
     unit: "epoch" as const,
   };
-  const encoderState = snapshotVariables(encoder.state);
+  const encoderState = await snapshotVariables(encoder.state);
   const headVars = [...heads.params, ...heads.state];
   const scoreOpts = {
     policy,
@@ -204,8 +204,11 @@ export async function amdimOfflineEval(
         }, heads.params.map((p) => p.variable));
         optimizer.applyGradients(grads, lr);
         applyStateUpdates(headUpdates);
-        lossSum += value.dataSync()[0];
-        tf.dispose([value, r1, ...Object.values(grads)]);
+        try {
+          lossSum += (await value.data())[0];
+        } finally {
+          tf.dispose([value, r1, ...Object.values(grads)]);
+        }
       }
       const note = `amdim-offline: epoch ${epoch + 1}/${epochs} loss ${
         (lossSum / stepsPerEpoch).toFixed(4)
@@ -219,7 +222,7 @@ export async function amdimOfflineEval(
         for (const head of ["linear", "mlp"] as const) {
           const v = fractions(c[head]).top1;
           if (v > best[head].top1) {
-            best[head] = { top1: v, epoch: epoch + 1, snap: snapshotVariables(headVars) };
+            best[head] = { top1: v, epoch: epoch + 1, snap: await snapshotVariables(headVars) };
           }
         }
         log(
@@ -231,7 +234,7 @@ export async function amdimOfflineEval(
         log(note);
       }
     }
-    const stateNow = snapshotVariables([...encoder.state, ...heads.state]);
+    const stateNow = await snapshotVariables([...encoder.state, ...heads.state]);
     const lastCounts = await evaluateHeads(encoder, heads, test, scoreOpts);
     restoreSnapshot([...encoder.state, ...heads.state], stateNow);
     const metrics: Record<string, MetricValue> = {};

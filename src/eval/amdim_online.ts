@@ -35,7 +35,7 @@ export async function amdimOnlineEval(
   options: HeadsEvalOptions,
 ): Promise<EvalResult> {
   const state = [...encoder.state, ...heads.state];
-  const snap = snapshotVariables(state);
+  const snap = await snapshotVariables(state);
   try {
     const c = await evaluateHeads(encoder, heads, test, options);
     const lin = fractions(c.linear), mlp = fractions(c.mlp);

@@ -95,11 +95,17 @@ export function extractFeatures(
   source: LabelledSource,
   options: ExtractOptions,
 ): Promise<FeatureSet> {
-  return collectFeatures(source, options, (x, n, h, w) =>
-    tf.tidy(() => {
+  return collectFeatures(source, options, async (x, n, h, w) => {
+    const r1 = tf.tidy(() => {
       const { outputs } = encoder.apply(tf.tensor4d(x, [n, h, w, 3]), { training: false });
-      return outputs.r1.dataSync() as Float32Array;
-    }));
+      return outputs.r1;
+    });
+    try {
+      return await r1.data() as Float32Array;
+    } finally {
+      r1.dispose();
+    }
+  });
 }
 
 /**

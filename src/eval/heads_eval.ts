@@ -48,9 +48,18 @@ export interface HeadsCounts {
 /** Number of batches of the official BatchNorm warm-up. */
 export const BN_WARMUP_BATCHES = 50;
 
-/** Host copies of variables, to put them back after a protocol changed them. */
-export function snapshotVariables(vars: readonly NamedVariable[]): Float32Array[] {
-  return vars.map((v) => (v.variable.dataSync() as Float32Array).slice());
+/**
+ * Host copies of variables, to put them back after a protocol changed them.
+ *
+ * @example
+ * ```ts
+ * const snap = await snapshotVariables(encoder.state);
+ * restoreSnapshot(encoder.state, snap);
+ * ```
+ */
+export async function snapshotVariables(vars: readonly NamedVariable[]): Promise<Float32Array[]> {
+  const values = await Promise.all(vars.map((v) => v.variable.data()));
+  return values.map((d) => (d as Float32Array).slice());
 }
 
 /** Restores a {@linkcode snapshotVariables} copy. */
@@ -80,7 +89,7 @@ export async function evaluateHeads(
     const v = await testViews(test, { policy, indices, pool });
     const enc = await source.r1(v, { training });
     try {
-      return tf.tidy(() => {
+      const scores = tf.tidy(() => {
         const out = heads.apply(enc.r1, {
           training,
           rng: training ? new Rng(options.seed, "bn-warmup-dropout", batchIndex) : undefined,
@@ -90,11 +99,15 @@ export async function evaluateHeads(
           applyStateUpdates(out.stateUpdates);
           return undefined;
         }
-        return {
-          linear: out.outputs.linear.dataSync() as Float32Array,
-          mlp: out.outputs.mlp.dataSync() as Float32Array,
-        };
+        return { linear: out.outputs.linear, mlp: out.outputs.mlp };
       });
+      if (!scores) return undefined;
+      try {
+        const [linear, mlp] = await Promise.all([scores.linear.data(), scores.mlp.data()]);
+        return { linear: linear as Float32Array, mlp: mlp as Float32Array };
+      } finally {
+        tf.dispose([scores.linear, scores.mlp]);
+      }
     } finally {
       enc.r1.dispose();
     }

@@ -40,10 +40,14 @@ function l2Normalise(x: Float32Array, dim: number): Float32Array {
  *
  * @example
  * ```ts
- * const scores = knnScores(train, queries, { k: 20, temperature: 0.07, normalize: true });
+ * const scores = await knnScores(train, queries, { k: 20, temperature: 0.07, normalize: true });
  * ```
  */
-export function knnScores(train: FeatureSet, query: FeatureSet, options: KnnOptions): Float32Array {
+export async function knnScores(
+  train: FeatureSet,
+  query: FeatureSet,
+  options: KnnOptions,
+): Promise<Float32Array> {
   const ref = labelledOnly(train);
   const { dim, numClasses } = ref;
   if (query.dim !== dim) throw new RangeError(`query dim ${query.dim} != train dim ${dim}`);
@@ -58,7 +62,7 @@ export function knnScores(train: FeatureSet, query: FeatureSet, options: KnnOpti
   try {
     for (let start = 0; start < query.n; start += batch) {
       const m = Math.min(batch, query.n - start);
-      const [vals, idx] = tf.tidy(() => {
+      const { values, indices } = tf.tidy(() => {
         const q = tf.tensor2d(qX.subarray(start * dim, (start + m) * dim), [m, dim]);
         let sim = tf.matMul(q, refT, false, true);
         if (refSq) {
@@ -66,9 +70,16 @@ export function knnScores(train: FeatureSet, query: FeatureSet, options: KnnOpti
           const d2 = tf.relu(tf.sub(tf.add(qSq, refSq), tf.mul(sim, 2)));
           sim = tf.neg(tf.sqrt(d2));
         }
-        const top = tf.topk(sim, k, true);
-        return [top.values.dataSync() as Float32Array, top.indices.dataSync() as Int32Array];
+        return tf.topk(sim, k, true);
       });
+      let vals: Float32Array, idx: Int32Array;
+      try {
+        const read = await Promise.all([values.data(), indices.data()]);
+        vals = read[0] as Float32Array;
+        idx = read[1] as Int32Array;
+      } finally {
+        tf.dispose([values, indices]);
+      }
       for (let i = 0; i < m; i++) {
         const row = (start + i) * numClasses;
         // Shifting by the row's best similarity scales all votes of the row alike (no underflow).
@@ -91,12 +102,16 @@ export function knnScores(train: FeatureSet, query: FeatureSet, options: KnnOpti
  *
  * @example
  * ```ts
- * const result = knnEval(trainFeatures, testFeatures, { k: 20, temperature: 0.07, normalize: true });
+ * const result = await knnEval(trainFeatures, testFeatures, { k: 20, temperature: 0.07, normalize: true });
  * ```
  */
-export function knnEval(train: FeatureSet, test: FeatureSet, options: KnnOptions): EvalResult {
+export async function knnEval(
+  train: FeatureSet,
+  test: FeatureSet,
+  options: KnnOptions,
+): Promise<EvalResult> {
   const t = labelledOnly(test);
-  const acc = topKAccuracy(knnScores(train, t, options), train.numClasses, t.labels);
+  const acc = topKAccuracy(await knnScores(train, t, options), train.numClasses, t.labels);
   return {
     protocol: "knn",
     metrics: { "knn.top1": { last: acc.top1 }, "knn.top5": { last: acc.top5 } },

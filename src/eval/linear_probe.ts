@@ -59,18 +59,18 @@ export function labelledOnly(set: FeatureSet): FeatureSet {
  *
  * @example
  * ```ts
- * const result = linearProbe(trainFeatures, testFeatures, {
+ * const result = await linearProbe(trainFeatures, testFeatures, {
  *   valFraction: 0.1, seed: 1, l2: [0, 1e-4, 1e-3], epochs: 100, batchSize: 256, lr: 1e-3,
  * });
  * result.metrics["linear-probe.top1"]; // { last, bestVal }
  * ```
  */
-export function linearProbe(
+export async function linearProbe(
   trainSet: FeatureSet,
   testSet: FeatureSet,
   options: LinearProbeOptions,
   log: EvalLog = () => {},
-): EvalResult {
+): Promise<EvalResult> {
   const { valFraction, seed, epochs, batchSize, lr } = options;
   if (options.l2.length === 0) {
     throw new BenchError("eval_invalid", "linear-probe needs at least one l2 value", {
@@ -96,8 +96,8 @@ export function linearProbe(
     tag: string,
     onEpoch?: (
       epoch: number,
-      score: (f: Float32Array) => Float32Array,
-    ) => void,
+      score: (f: Float32Array) => Promise<Float32Array>,
+    ) => Promise<void>,
   ) =>
     fitLogisticRegression(x, y, dim, numClasses, { l2, epochs, batchSize, lr, seed, tag, onEpoch });
 
@@ -119,8 +119,8 @@ export function linearProbe(
     const valY = split.val.map((r) => train.labels[r]);
     for (const l2 of options.l2) {
       const curve: number[] = [];
-      fit(fitX, fitY, l2, "select", (_epoch, score) => {
-        curve.push(topKAccuracy(score(valX), numClasses, valY).top1);
+      await fit(fitX, fitY, l2, "select", async (_epoch, score) => {
+        curve.push(topKAccuracy(await score(valX), numClasses, valY).top1);
       });
       selection.push({ l2, valTop1: curve });
       log(`linear-probe: l2=${l2} val top1 ${(curve[curve.length - 1] * 100).toFixed(2)}%`);
@@ -145,9 +145,9 @@ export function linearProbe(
 
   let atBest: { top1: number; top5: number } | undefined;
   let atLast: { top1: number; top5: number } | undefined;
-  fit(train.features, train.labels, chosenL2, "refit", (epoch, score) => {
+  await fit(train.features, train.labels, chosenL2, "refit", async (epoch, score) => {
     if ((valFraction > 0 && epoch === bestValEpoch) || epoch === epochs) {
-      const acc = topKAccuracy(score(test.features), numClasses, test.labels);
+      const acc = topKAccuracy(await score(test.features), numClasses, test.labels);
       if (valFraction > 0 && epoch === bestValEpoch) atBest = acc;
       if (epoch === epochs) atLast = acc;
     }

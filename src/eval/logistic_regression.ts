@@ -30,8 +30,14 @@ export interface LogisticRegressionOptions {
   seed: number;
   /** Extra key part that separates the random streams of different fits with the same seed. */
   tag?: string;
-  /** Called after every epoch (1-based) with a scorer that uses the current weights. */
-  onEpoch?: (epoch: number, score: (features: Float32Array) => Float32Array) => void;
+  /**
+   * Called after every epoch (1-based) with a scorer that uses the current weights; a returned
+   * promise is awaited before the next epoch.
+   */
+  onEpoch?: (
+    epoch: number,
+    score: (features: Float32Array) => Promise<Float32Array>,
+  ) => void | Promise<void>;
 }
 
 /** A fitted model: standardisation plus a linear map to class scores. */
@@ -92,20 +98,28 @@ function standardise(x: Float32Array, dim: number, mean: Float32Array, invStd: F
  *
  * @example
  * ```ts
- * const scores = logisticScores(model, testFeatures);
+ * const scores = await logisticScores(model, testFeatures);
  * ```
  */
-export function logisticScores(model: LogisticModel, features: Float32Array): Float32Array {
+export async function logisticScores(
+  model: LogisticModel,
+  features: Float32Array,
+): Promise<Float32Array> {
   const n = features.length / model.dim;
-  return tf.tidy(() => {
+  const scores = tf.tidy(() => {
     const x = tf.tensor2d(standardise(features, model.dim, model.mean, model.invStd), [
       n,
       model.dim,
     ]);
     const w = tf.tensor2d(model.weights, [model.dim, model.numClasses]);
     const b = tf.tensor1d(model.bias);
-    return tf.add(tf.matMul(x, w), b).dataSync() as Float32Array;
+    return tf.add(tf.matMul(x, w), b);
   });
+  try {
+    return await scores.data() as Float32Array;
+  } finally {
+    scores.dispose();
+  }
 }
 
 /**
@@ -114,16 +128,16 @@ export function logisticScores(model: LogisticModel, features: Float32Array): Fl
  *
  * @example
  * ```ts
- * const model = fitLogisticRegression(x, y, 256, 10, { l2: 1e-4, epochs: 100, batchSize: 256, lr: 1e-3, seed: 1 });
+ * const model = await fitLogisticRegression(x, y, 256, 10, { l2: 1e-4, epochs: 100, batchSize: 256, lr: 1e-3, seed: 1 });
  * ```
  */
-export function fitLogisticRegression(
+export async function fitLogisticRegression(
   features: Float32Array,
   labels: Int32Array,
   dim: number,
   numClasses: number,
   options: LogisticRegressionOptions,
-): LogisticModel {
+): Promise<LogisticModel> {
   const n = labels.length;
   if (features.length !== n * dim) {
     throw new RangeError(`features hold ${features.length} values, expected ${n} x ${dim}`);
@@ -152,12 +166,18 @@ export function fitLogisticRegression(
   const vb = tf.variable(tf.zeros([numClasses]));
   const beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
 
-  const scorer = (feat: Float32Array): Float32Array =>
-    tf.tidy(() => {
+  const scorer = async (feat: Float32Array): Promise<Float32Array> => {
+    const scores = tf.tidy(() => {
       const m = feat.length / dim;
       const xs = tf.tensor2d(standardise(feat, dim, mean, invStd), [m, dim]);
-      return tf.add(tf.matMul(xs, w), b).dataSync() as Float32Array;
+      return tf.add(tf.matMul(xs, w), b);
     });
+    try {
+      return await scores.data() as Float32Array;
+    } finally {
+      scores.dispose();
+    }
+  };
 
   try {
     let t = 0;
@@ -194,15 +214,16 @@ export function fitLogisticRegression(
           update(b, mb, vb, gb);
         });
       }
-      options.onEpoch?.(epoch + 1, scorer);
+      await options.onEpoch?.(epoch + 1, scorer);
     }
+    const [weights, bias] = await Promise.all([w.data(), b.data()]);
     return {
       dim,
       numClasses,
       mean,
       invStd,
-      weights: w.dataSync().slice() as Float32Array,
-      bias: b.dataSync().slice() as Float32Array,
+      weights: weights.slice() as Float32Array,
+      bias: bias.slice() as Float32Array,
     };
   } finally {
     tf.dispose([x, y, w, b, mw, vw, mb, vb]);

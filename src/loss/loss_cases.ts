@@ -237,11 +237,11 @@ function toNhwc(a: ShapedArray): tf.Tensor {
  *
  * @example
  * ```ts
- * const result = evaluateLossCase(file.cases[0], true);
+ * const result = await evaluateLossCase(file.cases[0], true);
  * console.log(result.components.total);
  * ```
  */
-export function evaluateLossCase(c: LossCase, withGrads = false): LossCaseResult {
+export async function evaluateLossCase(c: LossCase, withGrads = false): Promise<LossCaseResult> {
   const xs = LOSS_CASE_FEATURES.map((f) => toNhwc(c.inputs[f]));
   try {
     const opts = {
@@ -259,8 +259,12 @@ export function evaluateLossCase(c: LossCase, withGrads = false): LossCaseResult
       return amdimNceLoss(v1, v2, opts);
     });
     const components = {} as Record<NceComponentName, number>;
-    for (const k of NCE_COMPONENTS) components[k] = parts[k].dataSync()[0];
-    tf.dispose(parts);
+    try {
+      const values = await Promise.all(NCE_COMPONENTS.map((k) => parts[k].data()));
+      NCE_COMPONENTS.forEach((k, i) => components[k] = values[i][0]);
+    } finally {
+      tf.dispose(parts);
+    }
     if (!withGrads) return { components };
     const gradTensors = tf.tidy(() => {
       const f = (...t: tf.Tensor[]) => {
@@ -271,8 +275,12 @@ export function evaluateLossCase(c: LossCase, withGrads = false): LossCaseResult
       return tf.grads(f)(xs).map((g) => g.rank === 4 ? tf.transpose(g, [0, 3, 1, 2]) : g);
     });
     const grads = {} as Record<LossCaseFeature, Float32Array>;
-    LOSS_CASE_FEATURES.forEach((f, i) => grads[f] = gradTensors[i].dataSync() as Float32Array);
-    tf.dispose(gradTensors);
+    try {
+      const values = await Promise.all(gradTensors.map((g) => g.data()));
+      LOSS_CASE_FEATURES.forEach((f, i) => grads[f] = values[i].slice() as Float32Array);
+    } finally {
+      tf.dispose(gradTensors);
+    }
     return { components, grads };
   } finally {
     tf.dispose(xs);
@@ -294,12 +302,12 @@ function worse(a: Deviation | undefined, b: Deviation): Deviation {
  *
  * @example
  * ```ts
- * const report = checkLossCase(file.cases[0], file.tol);
+ * const report = await checkLossCase(file.cases[0], file.tol);
  * if (!report.pass) console.log(report.worstComponent);
  * ```
  */
-export function checkLossCase(c: LossCase, tol: number): LossCaseReport {
-  const result = evaluateLossCase(c, c.gradTotal !== undefined);
+export async function checkLossCase(c: LossCase, tol: number): Promise<LossCaseReport> {
+  const result = await evaluateLossCase(c, c.gradTotal !== undefined);
   let worstComponent: Deviation | undefined;
   let worstGrad: Deviation | undefined;
   let compared = 0, failed = 0;

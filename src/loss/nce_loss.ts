@@ -201,7 +201,7 @@ function locs(t: tf.Tensor4D): tf.Tensor3D {
  * const loc5V1 = drawLoc5(rng, b); // view 1 first,
  * const loc5V2 = drawLoc5(rng, b); // then view 2 from the same stream
  * const parts = amdimNceLoss(out1, out2, { tclip: 20, loc5V1, loc5V2 });
- * console.log(parts.total.dataSync()[0]);
+ * console.log((await parts.total.data())[0]);
  * tf.dispose(parts);
  * ```
  */

@@ -272,16 +272,24 @@ export async function checkOnnxParity(
   const session = await openOnnxEncoder(bytes, { inputSize: s, layout: options.layout });
   try {
     const got = await session.runOutputs(x, n, options.outputs);
-    const ref = tf.tidy(() => {
+    const refTensors = tf.tidy(() => {
       const { outputs } = encoder.apply(tf.tensor4d(x, [n, s, s, 3]), { training: false });
-      const out: Record<string, Float32Array> = {};
+      const out: Record<string, tf.Tensor> = {};
       for (const name of options.outputs) {
         let t: tf.Tensor = outputs[name];
         if (options.layout === "nchw" && name !== "r1") t = tf.transpose(t, [0, 3, 1, 2]);
-        out[name] = t.dataSync() as Float32Array;
+        out[name] = t;
       }
       return out;
     });
+    const ref: Record<string, Float32Array> = {};
+    try {
+      const names = Object.keys(refTensors);
+      const values = await Promise.all(names.map((name) => refTensors[name].data()));
+      names.forEach((name, i) => ref[name] = values[i] as Float32Array);
+    } finally {
+      tf.dispose(Object.values(refTensors));
+    }
     const maxRelDiff: Record<string, number> = {};
     const maxAbsDiff: Record<string, number> = {};
     for (const name of options.outputs) {

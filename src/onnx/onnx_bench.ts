@@ -76,23 +76,25 @@ export const ONNX_SKIP_REASONS: Readonly<Record<string, string>> = {
  *
  * @example
  * ```ts
- * const results = featureProtocolResults(spec.eval, train, test, console.log);
+ * const results = await featureProtocolResults(spec.eval, train, test, console.log);
  * ```
  */
-export function featureProtocolResults(
+export async function featureProtocolResults(
   entries: readonly EvalSpec[],
   train: FeatureSet,
   test: FeatureSet,
   log?: EvalLog,
-): EvalResult[] {
+): Promise<EvalResult[]> {
   const out: EvalResult[] = [];
   for (const entry of entries) {
     if (entry.protocol === "linear-probe") {
       const { valFraction, seed, l2, epochs, batchSize, lr } = entry;
-      out.push(linearProbe(train, test, { valFraction, seed, l2, epochs, batchSize, lr }, log));
+      out.push(
+        await linearProbe(train, test, { valFraction, seed, l2, epochs, batchSize, lr }, log),
+      );
     } else if (entry.protocol === "knn") {
       const { k, temperature, normalize } = entry;
-      out.push(knnEval(train, test, { k, temperature, normalize }));
+      out.push(await knnEval(train, test, { k, temperature, normalize }));
     }
   }
   return out;
@@ -320,7 +322,7 @@ export async function evaluateOnnxEncoder(
     const trainSet = await features(train, false);
     const testSet = await features(test, false);
     featureDim = trainSet.dim;
-    for (const r of featureProtocolResults([entry], trainSet, testSet, log)) {
+    for (const r of await featureProtocolResults([entry], trainSet, testSet, log)) {
       Object.assign(metrics, r.metrics);
       for (const [name, m] of Object.entries(r.metrics)) {
         log?.(
@@ -343,7 +345,7 @@ export async function evaluateOnnxEncoder(
     }
     const trainSet = await features(train, true);
     const testSet = await features(test, true);
-    for (const r of featureProtocolResults(entries, trainSet, testSet, log)) {
+    for (const r of await featureProtocolResults(entries, trainSet, testSet, log)) {
       for (const [metric, v] of Object.entries(r.metrics)) {
         baselineValues[`${b}/${metric}`] = v.last;
       }

@@ -240,7 +240,7 @@ async function offlineParity(
   const ref = (await session.runOutputs(x, n, ["r1"])).r1.data;
   const { r1 } = await source.r1({ x, n, height: size, width: size }, { training: false });
   try {
-    return maxRelativeDifference(ref, r1.dataSync() as Float32Array);
+    return maxRelativeDifference(ref, await r1.data() as Float32Array);
   } finally {
     r1.dispose();
   }

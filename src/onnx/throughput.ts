@@ -63,14 +63,20 @@ export async function measureFeatureThroughput(
   let ref: Float32Array | null = null;
   let got: Float32Array | null = null;
   if (paths.includes("tfjs")) {
-    const once = () =>
-      tf.tidy(() => {
+    const once = async () => {
+      const r1 = tf.tidy(() => {
         const { outputs } = encoder.apply(tf.tensor4d(x, [batch, s, s, 3]), { training: false });
-        return outputs.r1.dataSync() as Float32Array;
+        return outputs.r1;
       });
-    ref = once();
+      try {
+        return await r1.data() as Float32Array;
+      } finally {
+        r1.dispose();
+      }
+    };
+    ref = await once();
     const t0 = performance.now();
-    for (let i = 0; i < repeats; i++) once();
+    for (let i = 0; i < repeats; i++) await once();
     tfjsRate = (batch * repeats) / ((performance.now() - t0) / 1000);
   }
   if (session && paths.includes("onnxruntime")) {

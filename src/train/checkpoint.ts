@@ -63,8 +63,8 @@ export interface Checkpoint {
   meta: CheckpointMeta;
 }
 
-function storedOf(t: tf.Tensor): StoredTensor {
-  const data = t.dataSync();
+async function storedOf(t: tf.Tensor): Promise<StoredTensor> {
+  const data = await t.data();
   if (t.dtype === "float32") {
     return { dtype: "F32", shape: [...t.shape], data: Float32Array.from(data as Float32Array) };
   }
@@ -80,18 +80,18 @@ function storedOf(t: tf.Tensor): StoredTensor {
  * @example
  * ```ts
  * const tensors = new Map();
- * addGroup(tensors, "encoder", encoder.params.map((p) => ({ name: p.name, tensor: p.variable })));
+ * await addGroup(tensors, "encoder", encoder.params.map((p) => ({ name: p.name, tensor: p.variable })));
  * ```
  */
-export function addGroup(
+export async function addGroup(
   into: Map<string, StoredTensor>,
   group: string,
   items: readonly NamedTensorLike[],
-): Map<string, StoredTensor> {
+): Promise<Map<string, StoredTensor>> {
   for (const { name, tensor } of items) {
     const key = `${group}/${name}`;
     if (into.has(key)) throw new RangeError(`duplicate checkpoint tensor ${key}`);
-    into.set(key, storedOf(tensor));
+    into.set(key, await storedOf(tensor));
   }
   return into;
 }

@@ -192,7 +192,7 @@ export class AdamL2 {
    * Restores state written by {@linkcode AdamL2.exportState} (copies the tensors; the caller
    * keeps ownership). Every parameter's moments must be present with the right shape.
    */
-  importState(state: readonly OptimizerTensor[]): void {
+  async importState(state: readonly OptimizerTensor[]): Promise<void> {
     const byName = new Map(state.map((s) => [s.name, s.tensor]));
     const stepT = byName.get(ADAM_STEP_NAME);
     if (!stepT || stepT.size !== 1) {
@@ -219,7 +219,7 @@ export class AdamL2 {
     tf.dispose([...this.#m, ...this.#v]);
     this.#m = ms;
     this.#v = vs;
-    this.#step = stepT.dataSync()[0];
+    this.#step = (await stepT.data())[0];
   }
 
   /** Frees the moment tensors. */

@@ -181,15 +181,15 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   });
 
   const saveCheckpoint = async (step: number, status: "running" | "final", paths: string[]) => {
-    const tensors = addGroup(new Map(), "encoder", variablesOf(encoder.params));
-    addGroup(tensors, "encoderState", variablesOf(encoder.state));
+    const tensors = await addGroup(new Map(), "encoder", variablesOf(encoder.params));
+    await addGroup(tensors, "encoderState", variablesOf(encoder.state));
     if (heads) {
-      addGroup(tensors, "heads", variablesOf(heads.params));
-      addGroup(tensors, "headsState", variablesOf(heads.state));
+      await addGroup(tensors, "heads", variablesOf(heads.params));
+      await addGroup(tensors, "headsState", variablesOf(heads.state));
     }
     const opt = trainer.exportState();
     try {
-      addGroup(tensors, "optimizer", opt.map((o) => ({ name: o.name, tensor: o.tensor })));
+      await addGroup(tensors, "optimizer", opt.map((o) => ({ name: o.name, tensor: o.tensor })));
     } finally {
       tf.dispose(opt.map((o) => o.tensor));
     }
@@ -233,7 +233,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     }
     const opt = groupTensors(ckpt, "optimizer");
     try {
-      trainer.importState(opt);
+      await trainer.importState(opt);
     } finally {
       tf.dispose(opt.map((o) => o.tensor));
     }
@@ -289,7 +289,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     next = step + 1 < totalSteps ? batchAt(step + 1) : null;
     if (options.faults?.nanAtStep === step) v.x1.fill(NaN);
     const shape: [number, number, number, number] = [v.n, v.height, v.width, 3];
-    const r = trainer.trainStep({
+    const r = await trainer.trainStep({
       x1: { data: v.x1, shape },
       x2: { data: v.x2, shape },
       labels,

@@ -105,11 +105,11 @@ export interface Trainer {
   /** Number of updates done = 0-based index of the next one. */
   readonly step: number;
   /** Runs one update (see the module doc). */
-  trainStep(batch: TrainBatch): TrainStepResult;
+  trainStep(batch: TrainBatch): Promise<TrainStepResult>;
   /** Optimiser state as named tensors (copies; the caller disposes them). */
   exportState(): OptimizerTensor[];
   /** Restores optimiser state (and so the step count). */
-  importState(state: readonly OptimizerTensor[]): void;
+  importState(state: readonly OptimizerTensor[]): Promise<void>;
   /** Frees the optimiser state (not the encoder or heads). */
   dispose(): void;
 }
@@ -176,7 +176,7 @@ const detach = tf.customGrad(
  * const encoder = createEncoder(NAMED_ENCODERS.tiny, 1);
  * const heads = createClassifiers({ nIn: 256, nClasses: 10, seed: 1 });
  * const trainer = createTrainer({ encoder, heads, seed: 1, schedule: AMDIM_SCHEDULE });
- * const r = trainer.trainStep({ x1, x2, labels, epoch: 0 });
+ * const r = await trainer.trainStep({ x1, x2, labels, epoch: 0 });
  * console.log(r.lr, r.losses.total, r.losses.loss_cls_mlp);
  * ```
  */
@@ -192,7 +192,7 @@ export function createTrainer(options: TrainerOptions): Trainer {
   const optimizer = new AdamL2(named, { ...options.optimizer, lr: schedule.lr });
   const varList = named.map((p) => p.variable);
 
-  const trainStep = (batch: TrainBatch): TrainStepResult => {
+  const trainStep = async (batch: TrainBatch): Promise<TrainStepResult> => {
     const step = optimizer.step;
     const lr = learningRate(schedule, step, batch.epoch);
     const a = toTensor(batch.x1, "x1");
@@ -239,7 +239,7 @@ export function createTrainer(options: TrainerOptions): Trainer {
       const [u1, u2, uh] = updates.splice(0);
       applyStateUpdates(composeSequentialUpdates(u1, u2));
       if (uh) applyStateUpdates(uh);
-      const values = terms!.dataSync();
+      const values = await terms!.data();
       terms!.dispose();
       const losses = {} as TrainLosses;
       NCE_COMPONENTS.forEach((k, i) => losses[k] = values[i]);

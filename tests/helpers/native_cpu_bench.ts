@@ -52,11 +52,9 @@ const x1 = tf.tensor4d(view(1), [batch, s, s, 3]);
 const x2 = tf.tensor4d(view(2), [batch, s, s, 3]);
 const labels = Int32Array.from({ length: batch }, (_, i) => i % 10);
 const trainStep = () => trainer.trainStep({ x1, x2, labels, epoch: 0 });
-const evalStep = () => {
+const evalStep = async () => {
   const { outputs, stateUpdates } = encoder.apply(x1, { training: false });
-  outputs.r1.dataSync();
-  outputs.r5.dataSync();
-  outputs.r7.dataSync();
+  await Promise.all([outputs.r1.data(), outputs.r5.data(), outputs.r7.data()]);
   tf.dispose([outputs.r1, outputs.r5, outputs.r7]);
   discardStateUpdates(stateUpdates);
 };
@@ -83,22 +81,22 @@ function label(v: number): string {
   return v > 0 ? `${v}T` : v === 0 ? "fused" : "unfused";
 }
 
-function measure(what: string, fn: () => unknown, n: number): void {
+async function measure(what: string, fn: () => Promise<unknown>, n: number): Promise<void> {
   for (const v of variants) {
     setVariant(v);
-    fn();
+    await fn();
   } // warm-up
   const wall = variants.map(() => [] as number[]), cpu = variants.map(() => [] as number[]);
   const syncs = variants.map(() => 0);
   for (let i = 0; i < n; i++) {
-    variants.forEach((v, k) => {
+    for (const [k, v] of variants.entries()) {
       setVariant(v);
       const w0 = performance.now(), c0 = processCpuMs(), s0 = threadStats.syncs;
-      fn();
+      await fn();
       syncs[k] += threadStats.syncs - s0;
       cpu[k].push(processCpuMs() - c0);
       wall[k].push(performance.now() - w0);
-    });
+    }
   }
   setVariant(0);
   setActiveThreads(r.ok ? r.info.threads : 1);
@@ -116,8 +114,8 @@ function measure(what: string, fn: () => unknown, n: number): void {
 }
 
 const tensors0 = tf.memory().numTensors;
-measure("train", trainStep, steps);
-measure("eval ", evalStep, steps);
+await measure("train", trainStep, steps);
+await measure("eval ", evalStep, steps);
 console.log(
   `load after: ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}; jobs ${
     JSON.stringify(threadStats)
@@ -141,8 +139,8 @@ if (Deno.args.includes("--eval-profile")) {
 if (Deno.args.includes("--fallbacks")) {
   fallbackCounts.clear();
   countFallbacks(true);
-  trainStep();
-  evalStep();
+  await trainStep();
+  await evalStep();
   countFallbacks(false);
   const rows = [...fallbackCounts.entries()].sort((a, b) => b[1] - a[1]);
   console.log(`fallbacks to cpu kernels (one train + one eval step): ${rows.length} kinds`);

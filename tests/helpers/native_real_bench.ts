@@ -23,7 +23,7 @@ console.log(
   `${name} on ${backend} (${r.info.version}, ${r.info.threads} BLAS threads), batch ${batch}`,
 );
 const load0 = Deno.loadavg()[0];
-const res = measureModelPerf(cfg, { batch, steps, warmup: 1 });
+const res = await measureModelPerf(cfg, { batch, steps, warmup: 1 });
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const tMs = med(res.trainMs), eMs = med(res.evalMs);
 console.log(

@@ -17,10 +17,10 @@ export interface TrainStepsOptions {
 }
 
 /** Runs `steps` training steps (no warm-up) on the active backend; returns losses and weights. */
-export function runTrainSteps(o: TrainStepsOptions): {
+export async function runTrainSteps(o: TrainStepsOptions): Promise<{
   losses: Record<string, number>[];
   weights: Float32Array[];
-} {
+}> {
   const encoder = createEncoder(o.cfg, o.seed);
   const trainer = createTrainer({
     encoder,
@@ -34,15 +34,17 @@ export function runTrainSteps(o: TrainStepsOptions): {
   const losses = [];
   for (let i = 0; i < o.steps; i++) {
     losses.push(
-      trainer.trainStep({
+      (await trainer.trainStep({
         x1: { data: view(2 * i), shape: [o.batch, size, size, 3] },
         x2: { data: view(2 * i + 1), shape: [o.batch, size, size, 3] },
         labels,
         epoch: 0,
-      }).losses,
+      })).losses,
     );
   }
-  const weights = encoder.params.map((p) => p.variable.dataSync() as Float32Array);
+  const weights = await Promise.all(
+    encoder.params.map(async (p) => (await p.variable.data()).slice() as Float32Array),
+  );
   trainer.dispose();
   encoder.dispose();
   return { losses, weights };
