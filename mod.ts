@@ -5,7 +5,7 @@
  *
  * This module only re-exports: the shared utilities at the top level, and each area of `src/` as a
  * namespace (`backend`, `model`, `loss`, `train`, `evaluation`, `data`, `augment`, `spec`, `report`,
- * `verify`, `leaderboard`, `onnx`, `sweep`), so names never collide across areas.
+ * `verify`, `leaderboard`, `onnx`, `sweep`, `parity`), so names never collide across areas.
  *
  * @example
  * ```ts
@@ -33,3 +33,4 @@ export * as verify from "./src/verify/mod.ts";
 export * as leaderboard from "./src/leaderboard/mod.ts";
 export * as onnx from "./src/onnx/mod.ts";
 export * as sweep from "./src/sweep/mod.ts";
+export * as parity from "./src/parity/mod.ts";
