@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """PyTorch reference for `deno task perf`: the same AMDIM encoder, NCE loss, online heads and
-Adam step as the harness's `trainStep`, timed the same way (batch / median step time), on CPU.
+Adam step as the harness's `trainStep`, timed the same way (batch / median step time), on CPU
+or on a CUDA GPU (`--device cuda`; each timed step ends with the loss read back, as in the
+harness, and the evaluation forward with a synchronisation).
 
 Usage: python3 tests/helpers/torch_reference_bench.py [tiny|small] [--steps N] [--threads T]
-Prints one JSON line: config, threads, torch version, train_images_per_s, eval_images_per_s.
+                                                      [--batch B] [--device cpu|cuda]
+Prints one JSON line: config, device, batch, threads, torch version, train_images_per_s,
+eval_images_per_s.
 Needs Debian's python3-torch (or any PyTorch); not part of the test suite.
 """
 import argparse
@@ -78,7 +82,7 @@ def nce(src, trg, tclip=20.0, w=0.05):
     raw = (src @ trg.reshape(b * locs, d).t() / d ** 0.5).reshape(b, b, locs)
     reg = w * (raw ** 2).mean()
     c = tclip * torch.tanh(raw / tclip)
-    eye = torch.eye(b).reshape(b, b, 1)
+    eye = torch.eye(b, device=src.device).reshape(b, b, 1)
     pos = (c * eye).sum(1)
     neg = c * (1 - eye) - tclip * eye
     neg_max = neg.reshape(b, -1).max(1, keepdim=True)[0]
@@ -97,7 +101,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
+    dev = torch.device(a.device)
     torch.manual_seed(0)
     torch.set_num_threads(a.threads)
     ndf, n_rkhs, depth = CONFIGS[a.config]
@@ -105,18 +111,20 @@ def main():
     lin = nn.Linear(n_rkhs, 10)
     mlp = nn.Sequential(nn.Linear(n_rkhs, 1024, bias=False), nn.BatchNorm1d(1024), nn.ReLU(),
                         nn.Dropout(0.2), nn.Linear(1024, 10))
+    enc, lin, mlp = enc.to(dev), lin.to(dev), mlp.to(dev)
     params = list(enc.parameters()) + list(lin.parameters()) + list(mlp.parameters())
     opt = torch.optim.Adam(params, lr=2e-4, betas=(0.8, 0.999), eps=1e-8, weight_decay=1e-5)
     b = a.batch
-    x1, x2 = torch.rand(b, 3, 32, 32) * 4 - 2, torch.rand(b, 3, 32, 32) * 4 - 2
-    y = torch.randint(0, 10, (b,))
+    x1 = (torch.rand(b, 3, 32, 32) * 4 - 2).to(dev)
+    x2 = (torch.rand(b, 3, 32, 32) * 4 - 2).to(dev)
+    y = torch.randint(0, 10, (b,)).to(dev)
 
     def train_step():
         r1a, r5a, r7a = enc(x1)
         r1b, r5b, r7b = enc(x2)
-        i = torch.arange(b)
-        g5a = locs(r5a)[i, torch.randint(0, 25, (b,))]
-        g5b = locs(r5b)[i, torch.randint(0, 25, (b,))]
+        i = torch.arange(b, device=dev)
+        g5a = locs(r5a)[i, torch.randint(0, 25, (b,), device=dev)]
+        g5b = locs(r5b)[i, torch.randint(0, 25, (b,), device=dev)]
         parts = [nce(r1a, locs(r5b)), nce(r1b, locs(r5a)), nce(r1a, locs(r7b)),
                  nce(r1b, locs(r7a)), nce(g5a, locs(r5b)), nce(g5b, locs(r5a))]
         loss = sum(0.5 * (l + r) for l, r in parts)
@@ -132,6 +140,8 @@ def main():
         enc.eval()
         with torch.no_grad():
             enc(x1)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
         enc.train()
 
     def timed(fn):
@@ -145,7 +155,8 @@ def main():
 
     train_ms, eval_ms = timed(train_step), timed(eval_step)
     print(json.dumps({
-        "config": a.config, "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "config": a.config, "device": str(dev), "batch": b, "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
         "train_images_per_s": round(b / train_ms * 1000, 1),
         "eval_images_per_s": round(b / eval_ms * 1000, 1),
     }))

@@ -1,0 +1,102 @@
+/**
+ * Where a training step's time goes on a GPU backend: wall time per step at two batch sizes, and
+ * one step under `tf.profile` with each kernel's device time (WebGPU timestamp queries), summed
+ * by kernel name. Prints one JSON line.
+ *
+ * Usage: deno run -A tests/helpers/webgpu_profile.ts [tiny|small] [--backend webgpu]
+ *        [--batches 64,256] (the first batch size is profiled)
+ * (bundled into .gpu/cli/profile.js by tests/helpers/gpu_bundle.sh for machines without Deno's
+ * npm cache).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../../src/backend/mod.ts";
+import {
+  createClassifiers,
+  createEncoder,
+  discardStateUpdates,
+  NAMED_ENCODERS,
+} from "../../src/model/mod.ts";
+import { createTrainer } from "../../src/train/train_step.ts";
+import { AMDIM_SCHEDULE } from "../../src/train/schedule.ts";
+import { Rng } from "../../src/util/rng.ts";
+
+const flag = (name: string, dflt: string) => {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 ? Deno.args[i + 1] : dflt;
+};
+const config = Deno.args[0]?.startsWith("--") === false ? Deno.args[0] : "tiny";
+const info = await initBackend(flag("backend", "webgpu"));
+const batches = flag("batches", "64,256").split(",").map(Number);
+const cfg = NAMED_ENCODERS[config];
+
+async function stepTimes(batch: number, steps: number) {
+  const encoder = createEncoder(cfg, 1);
+  const heads = createClassifiers({ nIn: cfg.nRkhs, nClasses: 10, seed: 1 });
+  const trainer = createTrainer({ encoder, heads, seed: 1, schedule: AMDIM_SCHEDULE });
+  const s = cfg.inputSize;
+  const view = (v: number) =>
+    new Rng(1, "perf-images", v).fillUniform(new Float32Array(batch * s * s * 3), -2, 2);
+  const x1 = tf.tensor4d(view(1), [batch, s, s, 3]);
+  const x2 = tf.tensor4d(view(2), [batch, s, s, 3]);
+  const labels = Int32Array.from({ length: batch }, (_, i) => i % 10);
+  const step = () => trainer.trainStep({ x1, x2, labels, epoch: 0 });
+  const evalStep = async () => {
+    const { outputs, stateUpdates } = encoder.apply(x1, { training: false });
+    await Promise.all([outputs.r1.data(), outputs.r5.data(), outputs.r7.data()]);
+    tf.dispose([outputs.r1, outputs.r5, outputs.r7]);
+    discardStateUpdates(stateUpdates);
+  };
+  for (let i = 0; i < 2; i++) await step();
+  const ms: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    await step();
+    ms.push(performance.now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  const result = { batch, train_ms_median: ms[ms.length >> 1], kernels: undefined as unknown };
+  if (batch === batches[0]) {
+    const summarise = async (work: () => Promise<unknown>) => {
+      const p = await tf.profile(async () => {
+        await work();
+      });
+      const by = new Map<string, { n: number; ms: number }>();
+      let sum = 0;
+      for (const k of p.kernels) {
+        const t = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+        const key = k.name;
+        const e = by.get(key) ?? { n: 0, ms: 0 };
+        e.n++;
+        e.ms += t;
+        sum += t;
+        by.set(key, e);
+      }
+      const top = [...by.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20)
+        .map(([name, e]) => ({ name, n: e.n, ms: +e.ms.toFixed(2) }));
+      return { dispatches: p.kernels.length, device_ms_sum: +sum.toFixed(1), top };
+    };
+    const t0 = performance.now();
+    const train = await summarise(step);
+    const trainProfiledWall = performance.now() - t0;
+    await evalStep();
+    const e0 = performance.now();
+    await evalStep();
+    const evalWall = performance.now() - e0;
+    const evalProf = await summarise(evalStep);
+    result.kernels = {
+      train: { ...train, profiled_wall_ms: +trainProfiledWall.toFixed(0) },
+      eval: { ...evalProf, wall_ms: +evalWall.toFixed(1) },
+    };
+  }
+  tf.dispose([x1, x2]);
+  trainer.dispose();
+  heads.dispose();
+  encoder.dispose();
+  return result;
+}
+
+const runs = [];
+for (const b of batches) runs.push(await stepTimes(b, 3));
+console.log(JSON.stringify({ config, backend: info.name, device: info.device, runs }));
