@@ -4,7 +4,7 @@
  * by kernel name. Prints one JSON line.
  *
  * Usage: deno run -A tests/helpers/webgpu_profile.ts [tiny|small] [--backend webgpu]
- *        [--batches 64,256] (the first batch size is profiled)
+ *        [--batches 64,256] [--flags NAME=VALUE,...] (the first batch size is profiled)
  * (bundled into .gpu/cli/profile.js by tests/helpers/gpu_bundle.sh for machines without Deno's
  * npm cache).
  *
@@ -29,6 +29,13 @@ const flag = (name: string, dflt: string) => {
 const config = Deno.args[0]?.startsWith("--") === false ? Deno.args[0] : "tiny";
 const info = await initBackend(flag("backend", "webgpu"));
 const batches = flag("batches", "64,256").split(",").map(Number);
+// --flags NAME=VALUE,...: tfjs environment flags (e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=60)
+const tfFlags: Record<string, number | boolean> = {};
+for (const kv of flag("flags", "").split(",").filter(Boolean)) {
+  const [k, v] = kv.split("=");
+  tfFlags[k] = v === "true" ? true : v === "false" ? false : Number(v);
+  tf.env().set(k, tfFlags[k]);
+}
 const cfg = NAMED_ENCODERS[config];
 
 async function stepTimes(batch: number, steps: number) {
@@ -99,4 +106,10 @@ async function stepTimes(batch: number, steps: number) {
 
 const runs = [];
 for (const b of batches) runs.push(await stepTimes(b, 3));
-console.log(JSON.stringify({ config, backend: info.name, device: info.device, runs }));
+console.log(JSON.stringify({
+  config,
+  backend: info.name,
+  device: info.device,
+  flags: tfFlags,
+  runs,
+}));
