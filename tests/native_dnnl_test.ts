@@ -79,6 +79,10 @@ Deno.test({
     assert(convOnDnnl(squareConvGeometry(64, 7, 128, 128, 1, 1), DNNL_CONV.forward));
     assert(convOnDnnl(squareConvGeometry(64, 7, 128, 128, 1, 1), DNNL_CONV.backwardData));
     assert(!convOnDnnl(squareConvGeometry(64, 7, 128, 128, 3, 1), DNNL_CONV.forward));
+    // the 4x4 stride-2 layer of `small`: oneDNN forward, OpenBLAS gradients; not 2x2 stride 2
+    assert(convOnDnnl(squareConvGeometry(64, 30, 64, 128, 4, 2), DNNL_CONV.forward));
+    assert(!convOnDnnl(squareConvGeometry(64, 30, 64, 128, 4, 2), DNNL_CONV.backwardData));
+    assert(!convOnDnnl(squareConvGeometry(64, 14, 128, 256, 2, 2), DNNL_CONV.forward));
     assert(!convOnDnnl(squareConvGeometry(64, 7, 128, 128, 1, 1), DNNL_CONV.backwardWeights));
     // A full-window convolution is a plain GEMM.
     assert(!convOnDnnl(squareConvGeometry(64, 3, 128, 256, 3, 1), DNNL_CONV.forward));
@@ -93,6 +97,7 @@ Deno.test({
     const cases: [number[], number[], number][] = [
       [[64, 32, 32, 3], [3, 3, 3, 32], 1],
       [[64, 30, 30, 32], [4, 4, 32, 64], 2],
+      [[4, 30, 30, 64], [4, 4, 64, 128], 2],
       [[64, 30, 30, 32], [1, 1, 32, 32], 1],
       [[64, 7, 7, 128], [1, 1, 128, 256], 1],
       [[3, 9, 9, 32], [5, 5, 32, 16], 2],

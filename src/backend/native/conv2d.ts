@@ -442,8 +442,9 @@ export function dnnlForEveryConvolution(on: boolean): void {
  * Whether computation `kind` of a convolution of shape `g` runs on oneDNN; a function of the
  * shape alone, from per-layer timings of both paths on the AMDIM encoders (2-core AVX2): oneDNN's
  * direct kernels win where the im2col GEMM is skinny (few input channels, 1x1 filters) and where
- * the forward epilogue would otherwise be a separate pass; OpenBLAS wins on wide GEMMs
- * (3x3 and strided filters over 64+ channels). Full-window convolutions are plain GEMMs.
+ * the forward epilogue would otherwise be a separate pass, and on the forward pass of the 4x4
+ * stride-2 layer up to 64 input channels; OpenBLAS wins on wide GEMMs (3x3 and 2x2 strided
+ * filters over 64+ channels). Full-window convolutions are plain GEMMs.
  */
 export function convOnDnnl(g: ConvGeometry, kind: DnnlConvKind): boolean {
   if (!dnnlEnabled()) return false;
@@ -453,7 +454,8 @@ export function convOnDnnl(g: ConvGeometry, kind: DnnlConvKind): boolean {
   if (everywhere) return true;
   const pointwise = g.filterHeight === 1 && g.filterWidth === 1;
   const thin = g.inChannels <= 32;
-  if (kind === DNNL_CONV.forward) return thin || pointwise;
+  const wideStrided = g.strideHeight > 1 && g.filterHeight >= 4 && g.inChannels <= 64;
+  if (kind === DNNL_CONV.forward) return thin || pointwise || wideStrided;
   if (kind === DNNL_CONV.backwardData) return thin || (pointwise && g.inChannels <= 128);
   return thin;
 }
