@@ -93,7 +93,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "native: values read with dataSync stay valid after the tensor's buffer is recycled",
+  name:
+    "native: values read with dataSync or data() stay valid after the tensor's buffer is recycled",
   ...opts,
   fn: async () => {
     await tf.setBackend("native");
@@ -104,6 +105,14 @@ Deno.test({
     const z = tf.mul(x, 5); // may reuse y's buffer
     z.dataSync();
     assert(read.every((v) => v === 6));
+    // the same for the asynchronous read the harness uses
+    const y2 = tf.mul(x, 3);
+    const read2 = await y2.data();
+    y2.dispose();
+    const z2 = tf.mul(x, 4);
+    await z2.data();
+    assert(read2.every((v) => v === 9));
+    z2.dispose();
     // The cpu SplitV kernel returns views (subarray) of its input: a view keeps the parent's
     // buffer out of the pool until both are disposed.
     const parent = tf.mul(x, 7);
