@@ -63,11 +63,17 @@ export interface ParityBackendReport {
 
 /** What `parity --json` prints and `--out` writes. */
 export interface ParityReport {
+  /** Encoder config name (or a description of a custom one). */
   config: string;
+  /** The encoder configuration probed. */
   encoder: unknown;
+  /** Images per view. */
   batch: number;
+  /** Trainer steps compared. */
   steps: number;
+  /** Seed of weights, inputs and random streams. */
   seed: number;
+  /** Tolerances applied. */
   tolerances: ParityTolerances;
   /** Reference first. */
   backends: ParityBackendReport[];
