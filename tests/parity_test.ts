@@ -14,6 +14,7 @@ import {
   probeBackend,
 } from "../src/parity/mod.ts";
 import type { ParityReport } from "../src/cli/parity.ts";
+import { nativeAvailable } from "./helpers/native_compare.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const GOLDEN = new URL("../../shared/golden/amdim-loss-cases.json", import.meta.url).pathname;
@@ -148,10 +149,15 @@ Deno.test(
 );
 
 Deno.test(
-  "parity CLI: cpu against wasm (and webgpu when there is an adapter) passes, with the golden cases",
+  "parity CLI: cpu against wasm, native and webgpu (those that start here) passes, with the golden cases",
   opts,
   async () => {
-    const backends = ["cpu", "wasm", ...(await hasAdapter()) ? ["webgpu"] : []];
+    const backends = [
+      "cpu",
+      "wasm",
+      ...(await nativeAvailable()) ? ["native"] : [],
+      ...(await hasAdapter()) ? ["webgpu"] : [],
+    ];
     const out = await Deno.makeTempFile({ suffix: ".json" });
     try {
       const r = await parityCli([
