@@ -25,16 +25,9 @@ import { runMain } from "./main.ts";
 import { parseFlags } from "./args.ts";
 import { type ActiveBackend, useBackend } from "./use_backend.ts";
 import { BenchError } from "../util/errors.ts";
-import { Rng } from "../util/rng.ts";
-import {
-  createClassifiers,
-  createEncoder,
-  discardStateUpdates,
-  type EncoderConfig,
-} from "../model/mod.ts";
+import type { EncoderConfig } from "../model/mod.ts";
 import { encoderFromFlags, intFlag } from "./encoder_flags.ts";
-import { createTrainer } from "../train/train_step.ts";
-import { AMDIM_SCHEDULE } from "../train/schedule.ts";
+import { createTrainingWorkload } from "../train/workload.ts";
 
 const USAGE = "usage: deno task perf [--config NAME | --ndf N --n-rkhs N --n-depth N " +
   "--input-size N] [--batch N] [--backend NAME] [--steps N] [--warmup N] [--classes N] [--json]" +
@@ -85,18 +78,12 @@ export async function measureModelPerf(
   cfg: EncoderConfig,
   opts: { batch: number; steps: number; warmup: number; classes?: number; seed?: number },
 ): Promise<{ trainMs: number[]; evalMs: number[]; rssPeak: number; tensorGrowth: number }> {
-  const seed = opts.seed ?? 1;
-  const b = opts.batch;
-  const s = cfg.inputSize;
-  const encoder = createEncoder(cfg, seed);
-  const heads = createClassifiers({ nIn: cfg.nRkhs, nClasses: opts.classes ?? 10, seed });
-  const trainer = createTrainer({ encoder, heads, seed, schedule: AMDIM_SCHEDULE });
-  const shape: [number, number, number, number] = [b, s, s, 3];
-  const view = (v: number) =>
-    new Rng(seed, "perf-images", v).fillUniform(new Float32Array(b * s * s * 3), -2, 2);
-  const x1 = tf.tensor4d(view(1), shape);
-  const x2 = tf.tensor4d(view(2), shape);
-  const labels = Int32Array.from({ length: b }, (_, i) => i % (opts.classes ?? 10));
+  const work = createTrainingWorkload(cfg, {
+    batch: opts.batch,
+    seed: opts.seed ?? 1,
+    classes: opts.classes ?? 10,
+    stream: "perf-images",
+  });
   let rssPeak = Deno.memoryUsage().rss;
   const sample = () => rssPeak = Math.max(rssPeak, Deno.memoryUsage().rss);
   const trainMs: number[] = [], evalMs: number[] = [];
@@ -105,28 +92,22 @@ export async function measureModelPerf(
     for (let i = 0; i < opts.warmup + opts.steps; i++) {
       if (i === opts.warmup) tensorsAfterWarmup = tf.memory().numTensors;
       const t0 = performance.now();
-      await trainer.trainStep({ x1, x2, labels, epoch: 0 }); // reads the losses back: work is done
+      await work.trainStep(); // reads the losses back: the work is done
       const dt = performance.now() - t0;
       sample();
       if (i >= opts.warmup) trainMs.push(dt);
     }
     for (let i = 0; i < opts.warmup + opts.steps; i++) {
       const t0 = performance.now();
-      const { outputs, stateUpdates } = encoder.apply(x1, { training: false });
-      await Promise.all([outputs.r1.data(), outputs.r5.data(), outputs.r7.data()]);
+      await work.evalStep();
       const dt = performance.now() - t0;
-      tf.dispose([outputs.r1, outputs.r5, outputs.r7]);
-      discardStateUpdates(stateUpdates);
       sample();
       if (i >= opts.warmup) evalMs.push(dt);
     }
     const tensorGrowth = tf.memory().numTensors - tensorsAfterWarmup;
     return { trainMs, evalMs, rssPeak, tensorGrowth };
   } finally {
-    tf.dispose([x1, x2]);
-    trainer.dispose();
-    heads.dispose();
-    encoder.dispose();
+    work.dispose();
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * One backend's side of a parity check: the real AMDIM encoder and heads, built from a seed, run
- * on fixed inputs, with every number a backend could get wrong read back to host arrays.
+ * on fixed inputs (the `parity-images` stream of `createTrainingWorkload`), with every number a
+ * backend could get wrong read back to host arrays.
  *
  * What is recorded (all on the active tfjs backend):
  * - `features`: eval-mode r1, r5 and r7 of the freshly initialised encoder;
@@ -15,15 +16,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../util/rng.ts";
-import {
-  createClassifiers,
-  createEncoder,
-  discardStateUpdates,
-  type EncoderConfig,
-} from "../model/mod.ts";
+import { discardStateUpdates, type Encoder, type EncoderConfig } from "../model/mod.ts";
 import { amdimNceLoss, drawLoc5 } from "../loss/mod.ts";
-import { createTrainer, type TrainLosses } from "../train/train_step.ts";
-import { AMDIM_SCHEDULE } from "../train/schedule.ts";
+import type { TrainLosses } from "../train/train_step.ts";
+import { createTrainingWorkload } from "../train/workload.ts";
 
 /** What {@linkcode probeBackend} is run with; identical on every backend of one check. */
 export interface ProbeOptions {
@@ -52,22 +48,6 @@ export interface ParityProbe {
 }
 
 /**
- * The fixed input views of a check: uniform in [-2, 2] (the range of normalised images), drawn
- * from `Rng(seed, "parity-images", view)`.
- *
- * @example
- * ```ts
- * const [x1, x2] = parityViews(NAMED_ENCODERS.tiny, 4, 1);
- * ```
- */
-export function parityViews(cfg: EncoderConfig, batch: number, seed: number): Float32Array[] {
-  const n = batch * cfg.inputSize * cfg.inputSize * 3;
-  return [1, 2].map((v) =>
-    new Rng(seed, "parity-images", v).fillUniform(new Float32Array(n), -2, 2)
-  );
-}
-
-/**
  * Runs the probe on the active backend and returns its numbers; every tensor it makes is freed.
  *
  * @example
@@ -81,26 +61,17 @@ export async function probeBackend(
   opts: ProbeOptions,
 ): Promise<ParityProbe> {
   const { batch, steps, seed, classes } = opts;
-  const s = cfg.inputSize;
-  const shape: [number, number, number, number] = [batch, s, s, 3];
-  const [v1, v2] = parityViews(cfg, batch, seed);
-  const labels = Int32Array.from({ length: batch }, (_, i) => i % classes);
-  const encoder = createEncoder(cfg, seed);
-  const heads = createClassifiers({ nIn: cfg.nRkhs, nClasses: classes, seed });
-  const trainer = createTrainer({ encoder, heads, seed, schedule: AMDIM_SCHEDULE });
-  const x1 = tf.tensor4d(v1, shape);
-  const x2 = tf.tensor4d(v2, shape);
+  const work = createTrainingWorkload(cfg, { batch, seed, classes, stream: "parity-images" });
+  const { encoder, x1, x2 } = work;
   try {
     const features = await evalFeatures(encoder, x1, ["r1", "r5", "r7"]);
     const grads = await nceGrads(encoder, x1, x2, seed);
-    const named = [
-      ...encoder.params.map((p) => ({ name: `encoder/${p.name}`, variable: p.variable })),
-      ...heads.params.map((p) => ({ name: `heads/${p.name}`, variable: p.variable })),
-    ];
+    // every encoder and head parameter, as the optimiser names them (`encoder/…`, `heads/…`)
+    const named = work.trainer.optimizer.params;
     const before = await Promise.all(named.map(async (p) => (await p.variable.data()).slice()));
     const losses: TrainLosses[] = [];
     for (let i = 0; i < steps; i++) {
-      losses.push((await trainer.trainStep({ x1, x2, labels, epoch: 0 })).losses);
+      losses.push((await work.trainStep()).losses);
     }
     const deltas: Record<string, Float32Array> = {};
     const afterAll = await Promise.all(named.map((p) => p.variable.data()));
@@ -113,15 +84,12 @@ export async function probeBackend(
     const trained = await evalFeatures(encoder, x1, ["r1"]);
     return { features, grads, losses, deltas, trained };
   } finally {
-    tf.dispose([x1, x2]);
-    trainer.dispose();
-    heads.dispose();
-    encoder.dispose();
+    work.dispose();
   }
 }
 
 async function evalFeatures(
-  encoder: ReturnType<typeof createEncoder>,
+  encoder: Encoder,
   x: tf.Tensor4D,
   names: ("r1" | "r5" | "r7")[],
 ): Promise<Record<string, Float32Array>> {
@@ -137,7 +105,7 @@ async function evalFeatures(
 }
 
 async function nceGrads(
-  encoder: ReturnType<typeof createEncoder>,
+  encoder: Encoder,
   x1: tf.Tensor4D,
   x2: tf.Tensor4D,
   seed: number,

@@ -12,3 +12,4 @@ export * from "./checkpoint.ts";
 export * from "./metrics_log.ts";
 export * from "./pretrain.ts";
 export * from "./run_benchmark.ts";
+export * from "./workload.ts";

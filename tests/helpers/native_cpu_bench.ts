@@ -20,15 +20,8 @@ import {
 import { cpuClockSource, processCpuMs } from "../../src/backend/native/cpu_clock.ts";
 import { countFallbacks, fallbackCounts } from "../../src/backend/native/blas_kernels.ts";
 import { setActiveThreads, threadStats } from "../../src/backend/native/thread_pool.ts";
-import {
-  createClassifiers,
-  createEncoder,
-  discardStateUpdates,
-  NAMED_ENCODERS,
-} from "../../src/model/mod.ts";
-import { createTrainer } from "../../src/train/train_step.ts";
-import { AMDIM_SCHEDULE } from "../../src/train/schedule.ts";
-import { Rng } from "../../src/util/rng.ts";
+import { NAMED_ENCODERS } from "../../src/model/mod.ts";
+import { createTrainingWorkload } from "../../src/train/workload.ts";
 
 const positional = Deno.args.filter((a) => !a.startsWith("--"));
 const name = (positional[0] ?? "tiny") as keyof typeof NAMED_ENCODERS;
@@ -42,22 +35,8 @@ console.log(
     `load ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
 );
 
-const encoder = createEncoder(cfg, 1);
-const heads = createClassifiers({ nIn: cfg.nRkhs, nClasses: 10, seed: 1 });
-const trainer = createTrainer({ encoder, heads, seed: 1, schedule: AMDIM_SCHEDULE });
-const s = cfg.inputSize;
-const view = (v: number) =>
-  new Rng(1, "perf-images", v).fillUniform(new Float32Array(batch * s * s * 3), -2, 2);
-const x1 = tf.tensor4d(view(1), [batch, s, s, 3]);
-const x2 = tf.tensor4d(view(2), [batch, s, s, 3]);
-const labels = Int32Array.from({ length: batch }, (_, i) => i % 10);
-const trainStep = () => trainer.trainStep({ x1, x2, labels, epoch: 0 });
-const evalStep = async () => {
-  const { outputs, stateUpdates } = encoder.apply(x1, { training: false });
-  await Promise.all([outputs.r1.data(), outputs.r5.data(), outputs.r7.data()]);
-  tf.dispose([outputs.r1, outputs.r5, outputs.r7]);
-  discardStateUpdates(stateUpdates);
-};
+const work = createTrainingWorkload(cfg, { batch, seed: 1, classes: 10, stream: "perf-images" });
+const { trainStep, evalStep } = work;
 
 const alternate = Deno.args.includes("--alternate");
 const abFusions = Deno.args.includes("--ab-fusions");
@@ -146,7 +125,4 @@ if (Deno.args.includes("--fallbacks")) {
   console.log(`fallbacks to cpu kernels (one train + one eval step): ${rows.length} kinds`);
   for (const [k, n] of rows.slice(0, 40)) console.log(`  ${n}\t${k}`);
 }
-tf.dispose([x1, x2]);
-trainer.dispose();
-heads.dispose();
-encoder.dispose();
+work.dispose();

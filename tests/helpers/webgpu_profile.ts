@@ -12,15 +12,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../src/backend/mod.ts";
-import {
-  createClassifiers,
-  createEncoder,
-  discardStateUpdates,
-  NAMED_ENCODERS,
-} from "../../src/model/mod.ts";
-import { createTrainer } from "../../src/train/train_step.ts";
-import { AMDIM_SCHEDULE } from "../../src/train/schedule.ts";
-import { Rng } from "../../src/util/rng.ts";
+import { NAMED_ENCODERS } from "../../src/model/mod.ts";
+import { createTrainingWorkload } from "../../src/train/workload.ts";
 
 const flag = (name: string, dflt: string) => {
   const i = Deno.args.indexOf(`--${name}`);
@@ -39,22 +32,8 @@ for (const kv of flag("flags", "").split(",").filter(Boolean)) {
 const cfg = NAMED_ENCODERS[config];
 
 async function stepTimes(batch: number, steps: number) {
-  const encoder = createEncoder(cfg, 1);
-  const heads = createClassifiers({ nIn: cfg.nRkhs, nClasses: 10, seed: 1 });
-  const trainer = createTrainer({ encoder, heads, seed: 1, schedule: AMDIM_SCHEDULE });
-  const s = cfg.inputSize;
-  const view = (v: number) =>
-    new Rng(1, "perf-images", v).fillUniform(new Float32Array(batch * s * s * 3), -2, 2);
-  const x1 = tf.tensor4d(view(1), [batch, s, s, 3]);
-  const x2 = tf.tensor4d(view(2), [batch, s, s, 3]);
-  const labels = Int32Array.from({ length: batch }, (_, i) => i % 10);
-  const step = () => trainer.trainStep({ x1, x2, labels, epoch: 0 });
-  const evalStep = async () => {
-    const { outputs, stateUpdates } = encoder.apply(x1, { training: false });
-    await Promise.all([outputs.r1.data(), outputs.r5.data(), outputs.r7.data()]);
-    tf.dispose([outputs.r1, outputs.r5, outputs.r7]);
-    discardStateUpdates(stateUpdates);
-  };
+  const work = createTrainingWorkload(cfg, { batch, seed: 1, classes: 10, stream: "perf-images" });
+  const { trainStep: step, evalStep } = work;
   for (let i = 0; i < 2; i++) await step();
   const ms: number[] = [];
   for (let i = 0; i < steps; i++) {
@@ -97,10 +76,7 @@ async function stepTimes(batch: number, steps: number) {
       eval: { ...evalProf, wall_ms: +evalWall.toFixed(1) },
     };
   }
-  tf.dispose([x1, x2]);
-  trainer.dispose();
-  heads.dispose();
-  encoder.dispose();
+  work.dispose();
   return result;
 }
 
