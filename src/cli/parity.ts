@@ -16,7 +16,7 @@ import { useBackend } from "./use_backend.ts";
 import { ENCODER_FLAGS, encoderFromFlags, intFlag } from "./encoder_flags.ts";
 import { BenchError } from "../util/errors.ts";
 import { writeJsonAtomic } from "../util/atomic_write.ts";
-import { checkLossCase, parseLossCases } from "../loss/mod.ts";
+import { checkLossCase, readLossCases } from "../loss/mod.ts";
 import {
   compareProbes,
   DEFAULT_PARITY_TOLERANCES,
@@ -98,19 +98,6 @@ function parseTolerances(text: string | undefined): ParityTolerances {
     tol[key as keyof ParityTolerances] = x;
   }
   return tol;
-}
-
-async function readGolden(path: string) {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (cause) {
-    throw new BenchError("loss_cases_input", `cannot read file: ${(cause as Error).message}`, {
-      location: path,
-      cause,
-    });
-  }
-  return parseLossCases(text, path);
 }
 
 function fmtDev(x: number): string {
@@ -203,7 +190,7 @@ export async function parity(argv: string[]): Promise<number> {
   const classes = intFlag(flags, "classes", 10, 1);
   const tolerances = parseTolerances(flags.tol as string | undefined);
   const goldenPath = flags.golden as string | undefined;
-  const golden = goldenPath === undefined ? undefined : await readGolden(goldenPath);
+  const golden = goldenPath === undefined ? undefined : await readLossCases(goldenPath);
 
   const reports: ParityBackendReport[] = [];
   const probes = [];

@@ -12,7 +12,7 @@ import { runMain } from "./main.ts";
 import { parseFlags } from "./args.ts";
 import { useBackend } from "./use_backend.ts";
 import { BenchError } from "../util/errors.ts";
-import { checkLossCase, type Deviation, parseLossCases } from "../loss/loss_cases.ts";
+import { checkLossCase, type Deviation, readLossCases } from "../loss/loss_cases.ts";
 
 const USAGE = "usage: deno task verify-loss <file.json> [--backend NAME] [--json]";
 
@@ -43,16 +43,7 @@ export async function verifyLoss(argv: string[]): Promise<number> {
     throw new BenchError("usage", "expected exactly one golden file", { hint: USAGE });
   }
   const path = flags._[0];
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (cause) {
-    throw new BenchError("loss_cases_input", `cannot read file: ${(cause as Error).message}`, {
-      location: path,
-      cause,
-    });
-  }
-  const file = parseLossCases(text, path);
+  const file = await readLossCases(path);
   const backend = await useBackend(String(flags.backend));
   const reports = [];
   for (const c of file.cases) reports.push(await checkLossCase(c, file.tol));

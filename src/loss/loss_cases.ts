@@ -140,6 +140,27 @@ function shaped(v: unknown, where: string, shape: number[], integer = false): Sh
 }
 
 /**
+ * Reads and parses a golden file; an unreadable file is a `loss_cases_input` error naming it.
+ *
+ * @example
+ * ```ts
+ * const file = await readLossCases("golden/amdim-loss-cases.json");
+ * ```
+ */
+export async function readLossCases(path: string): Promise<LossCaseFile> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (cause) {
+    throw new BenchError("loss_cases_input", `cannot read file: ${(cause as Error).message}`, {
+      location: path,
+      cause,
+    });
+  }
+  return parseLossCases(text, path);
+}
+
+/**
  * Parses and checks a golden file's text. Any problem is a `loss_cases_input` error naming the
  * file and the field (e.g. `cases.json: cases[1].inputs.r5_x1.shape`).
  *
