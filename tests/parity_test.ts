@@ -19,6 +19,19 @@ import { nativeAvailable } from "./helpers/native_compare.ts";
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const GOLDEN = new URL("../../shared/golden/amdim-loss-cases.json", import.meta.url).pathname;
 const MICRO = { inputSize: 32 as const, ndf: 8, nRkhs: 32, nDepth: 1, useBn: false };
+/** The CLI flags of a check of MICRO with batch 2 and one trainer step. */
+const MICRO_FLAGS = [
+  "--ndf",
+  "8",
+  "--n-rkhs",
+  "32",
+  "--n-depth",
+  "1",
+  "--batch",
+  "2",
+  "--steps",
+  "1",
+];
 
 async function hasAdapter(): Promise<boolean> {
   const gpu = (navigator as { gpu?: GPU }).gpu;
@@ -163,16 +176,7 @@ Deno.test(
       const r = await parityCli([
         "--backends",
         backends.join(","),
-        "--ndf",
-        "8",
-        "--n-rkhs",
-        "32",
-        "--n-depth",
-        "1",
-        "--batch",
-        "2",
-        "--steps",
-        "1",
+        ...MICRO_FLAGS,
         "--golden",
         GOLDEN,
         "--out",
@@ -204,28 +208,16 @@ Deno.test(
   "parity CLI: a tolerance of 0 fails with exit 1; bad flags exit 2 naming the flag",
   opts,
   async () => {
-    const common = [
-      "--ndf",
-      "8",
-      "--n-rkhs",
-      "32",
-      "--n-depth",
-      "1",
-      "--batch",
-      "2",
-      "--steps",
-      "1",
-    ];
-    const strict = await parityCli(["--backends", "cpu,wasm", ...common, "--tol", "grads=0"]);
+    const strict = await parityCli(["--backends", "cpu,wasm", ...MICRO_FLAGS, "--tol", "grads=0"]);
     assertEquals(strict.code, 1, strict.stdout + strict.stderr);
     assertStringIncludes(strict.stdout, "FAIL");
-    const one = await parityCli(["--backends", "cpu", ...common]);
+    const one = await parityCli(["--backends", "cpu", ...MICRO_FLAGS]);
     assertEquals(one.code, 2);
     assertStringIncludes(one.stderr, "--backends");
     const badTol = await parityCli(["--backends", "cpu,wasm", "--tol", "speed=1"]);
     assertEquals(badTol.code, 2);
     assertStringIncludes(badTol.stderr, "--tol");
-    const same = await parityCli(["--backends", "cpu,cpu", ...common]);
+    const same = await parityCli(["--backends", "cpu,cpu", ...MICRO_FLAGS]);
     assertEquals(same.code, 2);
     assertStringIncludes(same.stderr, "already compared");
   },
