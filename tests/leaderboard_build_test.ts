@@ -6,6 +6,7 @@ import { writeLeaderboard } from "../src/leaderboard/build.ts";
 import { renumberIds } from "../src/leaderboard/charts.ts";
 import { boardRows } from "../src/leaderboard/rows.ts";
 import { writeLeaderboardFixtures } from "./helpers/record_fixtures.ts";
+import { runCli } from "./helpers/run_cli.ts";
 
 const ctx = await loadVerifyContext();
 const published = await readPublished();
@@ -102,12 +103,8 @@ Deno.test("leaderboard: the same records give byte-identical output (in and acro
   await Deno.mkdir(join(b, "runs"), { recursive: true });
   await Deno.writeTextFile(join(b, "runs", "old.record.json"), "{}");
   await writeLeaderboard(fx.resultsDir, { outDir: b, context: ctx });
-  const cli = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "src/cli/leaderboard.ts", fx.resultsDir, "--out", c],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(cli.stdout) + new TextDecoder().decode(cli.stderr);
+  const cli = await runCli("leaderboard", [fx.resultsDir, "--out", c]);
+  const text = cli.stdout + cli.stderr;
   assertEquals(cli.code, 0, text);
   assertStringIncludes(text, "leaderboard: 4 verified runs, 2 rejected");
   const ta = await readTree(a);

@@ -11,6 +11,7 @@ import {
 } from "../src/loss/mod.ts";
 import { useBackend } from "../src/cli/use_backend.ts";
 import { Rng } from "../src/util/rng.ts";
+import { runCli } from "./helpers/run_cli.ts";
 
 const GOLDEN = new URL("../../shared/golden/amdim-loss-cases.json", import.meta.url).pathname;
 const goldenText = await Deno.readTextFile(GOLDEN);
@@ -122,14 +123,8 @@ Deno.test("loss: amdimNceLoss returns every component and rejects bad locations"
 });
 
 async function runVerify(args: string[]): Promise<{ code: number; out: string }> {
-  const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../src/cli/verify_loss.ts", import.meta.url).pathname, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const r = await cmd.output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout) + dec.decode(r.stderr) };
+  const r = await runCli("verify_loss", args);
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 Deno.test("verify-loss: exit 0 on the golden file, 1 on a mismatch, 2 on a malformed file", async () => {

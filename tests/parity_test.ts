@@ -15,6 +15,7 @@ import {
 } from "../src/parity/mod.ts";
 import type { ParityReport } from "../src/cli/parity.ts";
 import { nativeAvailable } from "./helpers/native_compare.ts";
+import { runCli } from "./helpers/run_cli.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const GOLDEN = new URL("../../shared/golden/amdim-loss-cases.json", import.meta.url).pathname;
@@ -38,18 +39,7 @@ async function hasAdapter(): Promise<boolean> {
   return gpu ? (await gpu.requestAdapter()) !== null : false;
 }
 
-async function parityCli(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../src/cli/parity.ts", import.meta.url).pathname, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
+const parityCli = (args: string[]) => runCli("parity", args);
 
 /** A probe with known values: every tensor of every quantity, and two loss steps. */
 function fakeProbe(): ParityProbe {

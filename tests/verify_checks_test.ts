@@ -21,6 +21,7 @@ import {
   type RunFixtureOptions,
   writeRunFixture,
 } from "./helpers/record_fixtures.ts";
+import { runCli } from "./helpers/run_cli.ts";
 
 const published = await readPublished();
 const ctx: VerifyContext = await loadVerifyContext();
@@ -410,15 +411,8 @@ Deno.test("verify: unreadable input and the writer's checkpoint hashes", async (
 });
 
 async function cli(path: string): Promise<{ code: number; stdout: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "src/cli/verify.ts", path],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr),
-  };
+  const out = await runCli("verify", [path]);
+  return { code: out.code, stdout: out.stdout + out.stderr };
 }
 
 Deno.test("verify CLI: exit 0 accepted, 1 rejected, 2 unreadable", async () => {
